@@ -1,0 +1,129 @@
+/* The engine: identities from the store, keys in the TPM, and the cache of
+ * loaded keys between them. The agent serves it over the socket; the CLI
+ * runs it in-process when no agent answers. Both therefore behave the same.
+ *
+ * Key cache: the SRK stays loaded; signing keys are loaded on first use and
+ * kept in an LRU bounded by max_loaded. On TPMID_E_TPM_MEMORY the least
+ * recently used key is flushed and the operation retried. On
+ * TPMID_E_TPM_RESET (TPM restarted, connection lost) the connection is
+ * re-opened, the cache emptied and the operation retried once.
+ *
+ * Identities are re-read from the store when their file changes (stat
+ * compare per request), so edits by the CLI or by hand are seen at once.
+ *
+ * PINs: a PIN given to engine_unlock() is held in locked memory (struct
+ * secret) until engine_lock(), its timeout, or engine_free(). */
+#ifndef TPMID_AGENT_ENGINE_H
+#define TPMID_AGENT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+#include "store/identity.h"
+
+#define ENGINE_MAX_LOADED_DEFAULT 3
+
+struct engine_cfg {
+	const char *tcti;       /* NULL: $TPMID_TCTI, else device:/dev/tpmrm0 */
+	const char *store_dir;  /* NULL: store_open() default */
+	unsigned max_loaded;    /* 0: ENGINE_MAX_LOADED_DEFAULT */
+	int lazy_tpm;           /* 1: do not touch the TPM until needed */
+};
+
+/* What list/info return for an identity; the same whether it came from the
+ * engine in-process or from the agent over the socket. */
+struct id_info {
+	char name[IDENTITY_NAME_MAX + 1];
+	enum identity_alg alg;
+	int pin;           /* the key needs a PIN */
+	int unlocked;      /* the agent holds its PIN */
+	uint32_t handle;   /* persistent handle or 0 */
+	uint8_t *spki;     /* DER SubjectPublicKeyInfo */
+	size_t spki_len;
+	char *cert_pem;    /* X.509 certificate (PEM) or NULL */
+	char *ca_pem;      /* CA bundle (PEM) or NULL */
+	char *ssh_cert;    /* OpenSSH certificate line or NULL */
+	char *error;       /* set for a malformed identity file: only name valid */
+};
+void id_info_clear(struct id_info *i);
+void id_info_free_array(struct id_info *a, size_t n);
+
+struct engine_status {
+	int tpm_ok;             /* TPM reachable right now */
+	char tcti[256];
+	unsigned identities;
+	unsigned loaded;        /* keys currently loaded by us */
+	unsigned max_loaded;
+	unsigned unlocked;      /* PIN keys with a held PIN */
+	uint64_t signs;         /* signatures made since start */
+	uint64_t tpm_resets;    /* reconnects after TPM reset/connection loss */
+};
+
+enum engine_persist {
+	ENGINE_PERSIST_NO = 0,
+	ENGINE_PERSIST_AUTO = 1,   /* first free handle from 0x81000010 */
+	ENGINE_PERSIST_HANDLE = 2, /* the given handle */
+};
+
+struct engine;
+
+int engine_new(const struct engine_cfg *cfg, struct engine **ret);
+/* Flush every key and the SRK, wipe held PINs, close the TPM. */
+void engine_free(struct engine *e);
+
+int engine_list(struct engine *e, struct id_info **ret, size_t *ret_n);
+int engine_info(struct engine *e, const char *name, struct id_info *ret);
+/* The identity file as stored (JSON text). */
+int engine_identity_json(struct engine *e, const char *name, char **ret);
+
+/* Sign a digest (length must match the curve's hash: 32 for P-256, 48 for
+ * P-384). `pin` NULL: use the PIN held by engine_unlock() if the key needs
+ * one (TPMID_E_LOCKED if none is held). Returns a DER ECDSA-Sig-Value. */
+int engine_sign_digest(struct engine *e, const char *name, const uint8_t *digest,
+    size_t digest_len, const struct secret *pin, uint8_t **ret_der, size_t *ret_len);
+/* Hash `data` with the curve's hash (SHA-256 / SHA-384) and sign it. */
+int engine_sign_data(struct engine *e, const char *name, const uint8_t *data, size_t len,
+    const struct secret *pin, uint8_t **ret_der, size_t *ret_len);
+
+/* Create a key in the TPM and record the identity. `pin` NULL or empty: no
+ * PIN. `handle` is used with ENGINE_PERSIST_HANDLE. */
+int engine_keygen(struct engine *e, const char *name, enum identity_alg alg,
+    const struct secret *pin, enum engine_persist persist, uint32_t handle,
+    struct id_info *ret);
+/* Import a key: `data` is a PEM EC private key (PKCS#8 or SEC1), DER
+ * PKCS#8, or a TSS2 PRIVATE KEY PEM whose parent is our SRK. Key material
+ * is wiped after use. */
+int engine_import(struct engine *e, const char *name, const uint8_t *data, size_t len,
+    const struct secret *pin, struct id_info *ret);
+/* Evict a persisted key, drop it from the cache and remove its file. */
+int engine_delete(struct engine *e, const char *name);
+
+/* Verify `pin` with the TPM (one signature over a random digest) and hold
+ * it. `timeout_s` 0 = until locked. */
+int engine_unlock(struct engine *e, const char *name, const struct secret *pin,
+    unsigned timeout_s);
+/* Forget held PINs: one identity, or all when `name` is NULL. */
+int engine_lock(struct engine *e, const char *name);
+
+/* Attach an X.509 certificate (must match the key) and optional CA bundle. */
+int engine_set_cert(struct engine *e, const char *name, const char *cert_pem,
+    const char *ca_pem);
+/* Attach an OpenSSH certificate line (must certify this key). */
+int engine_set_ssh_cert(struct engine *e, const char *name, const char *line);
+
+int engine_status(struct engine *e, struct engine_status *ret);
+
+/* Access control: 0 if a peer with uid/gid may use identity `name` (its own
+ * uid, the agent's uid, root, or listed in allowed_uids/allowed_gids),
+ * TPMID_E_PERM otherwise, TPMID_E_NOENT if no such identity. */
+int engine_check_access(struct engine *e, const char *name, uid_t uid, gid_t gid);
+
+/* Housekeeping for the agent's loop: expire PIN timeouts, return seconds
+ * until the next expiry (or -1 if none). */
+int engine_tick(struct engine *e);
+/* Drop cached identity data so the next request re-reads the store. */
+void engine_rescan(struct engine *e);
+
+#endif

@@ -1,0 +1,58 @@
+/* Small helpers shared by every layer. */
+#ifndef TPMID_UTIL_H
+#define TPMID_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* Wipe then free; NULL is fine. */
+void freezero(void *p, size_t len);
+/* free() a NUL-terminated string after wiping it. */
+void freezero_str(char *s);
+
+/* Constant-time comparison: 0 when equal (lengths compared too). */
+int timingsafe_memeq(const void *a, size_t alen, const void *b, size_t blen);
+
+/* A secret (PIN, auth value, passphrase): page-locked where possible, never
+ * swapped or dumped (MADV_DONTDUMP), wiped when freed. */
+struct secret {
+	uint8_t *p;
+	size_t len;
+	size_t alloc;
+};
+struct secret *secret_new(const void *p, size_t len);
+struct secret *secret_dup(const struct secret *s);
+void secret_free(struct secret *s);
+
+/* Cleanup helpers for __attribute__((cleanup)). */
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void secret_freep(struct secret **s) { secret_free(*s); }
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_secret_ _cleanup_(secret_freep)
+
+/* Read a whole file (regular file or pipe) of at most `max` bytes into fresh
+ * memory with a NUL appended. TPMID_E_TOOBIG when larger; detail names the
+ * path. */
+int read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+/* Same for an open fd (not closed). */
+int read_fd(int fd, size_t max, uint8_t **ret, size_t *ret_len);
+/* Write all bytes, retrying on EINTR/short writes. */
+int write_all(int fd, const void *p, size_t len);
+
+/* Lower-case hex encoding; returns NUL-terminated fresh string or NULL. */
+char *hex_encode(const uint8_t *p, size_t len);
+/* Hex decoding (either case, even length); TPMID_E_FORMAT otherwise. */
+int hex_decode(const char *s, uint8_t **ret, size_t *ret_len);
+
+/* Parse an unsigned 32-bit number (decimal or 0x-hex), whole string. */
+int parse_u32(const char *s, uint32_t *ret);
+
+/* Harden the process: no core dumps, not ptrace-attachable. */
+void harden_process(void);
+
+#endif

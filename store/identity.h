@@ -1,0 +1,73 @@
+/* Identity files: OpenZiti's identity JSON plus a "tpmid" object.
+ *
+ * {
+ *   "ztAPI": "...",                              (OpenZiti, optional)
+ *   "id": { "cert": "pem:...", "key": "...", "ca": "pem:..." },
+ *   "tpmid": { "version": 1, "name": "web", "alg": "ecdsa-p256",
+ *              "auth": "none" | "pin",
+ *              "key": "-----BEGIN TSS2 PRIVATE KEY-----...",
+ *              "handle": "0x81000010",            (optional)
+ *              "parent_name": "000b...",          (hex)
+ *              "public_key": "-----BEGIN PUBLIC KEY-----...",
+ *              "ssh_cert": "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA... ", (optional)
+ *              "allowed_uids": [1001], "allowed_gids": [100] } (optional)
+ * }
+ *
+ * The parsed document is kept: every field not named above, at any level,
+ * survives identity_serialize(). */
+#ifndef TPMID_STORE_IDENTITY_H
+#define TPMID_STORE_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IDENTITY_NAME_MAX 64
+#define IDENTITY_FILE_MAX (1024 * 1024)
+#define IDENTITY_VERSION 1
+
+enum identity_alg {
+	IDENTITY_ALG_NONE = 0,
+	IDENTITY_ALG_P256 = 1, /* "ecdsa-p256"; same values as enum tpm_curve */
+	IDENTITY_ALG_P384 = 2, /* "ecdsa-p384" */
+};
+
+struct identity {
+	char name[IDENTITY_NAME_MAX + 1];
+	enum identity_alg alg;
+	int pin;                 /* auth == "pin" */
+	char *key_pem;           /* TSS2 PRIVATE KEY PEM; NULL if handle-only */
+	uint32_t handle;         /* persistent handle, 0 if none */
+	uint8_t *parent_name;    /* binary, NULL if unknown */
+	size_t parent_name_len;
+	char *public_key_pem;    /* SubjectPublicKeyInfo PEM */
+	char *cert_pem;          /* id.cert without the "pem:" prefix, or NULL */
+	char *ca_pem;            /* id.ca without the "pem:" prefix, or NULL */
+	char *id_key;            /* id.key verbatim (e.g. a pkcs11: URI), or NULL */
+	char *ssh_cert;          /* OpenSSH certificate line, or NULL */
+	uid_t *allowed_uids;
+	size_t n_allowed_uids;
+	gid_t *allowed_gids;
+	size_t n_allowed_gids;
+	void *doc;               /* json_object*: the whole parsed document */
+};
+
+/* 1 if `name` is a valid identity name: 1..64 chars of [A-Za-z0-9._-],
+ * not starting with '.' or '-'. */
+int identity_name_valid(const char *name);
+
+/* A fresh identity with an empty document. */
+int identity_new(const char *name, struct identity **ret);
+/* Parse JSON text. `name` is the expected name (from the file name); a
+ * mismatching tpmid.name is TPMID_E_FORMAT. Detail says what is wrong
+ * (e.g. "tpmid.alg: expected \"ecdsa-p256\" or \"ecdsa-p384\""). */
+int identity_parse(const char *json, size_t len, const char *name, struct identity **ret);
+/* Write the struct's fields into the document and render it (pretty,
+ * trailing newline). Unknown fields are preserved. */
+int identity_serialize(const struct identity *id, char **ret_json);
+void identity_free(struct identity *id);
+
+/* Setters that own a copy of their argument (NULL clears). */
+int identity_set_str(char **field, const char *value);
+
+#endif

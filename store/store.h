@@ -1,0 +1,67 @@
+/* The store: a directory of identity files, one per identity, named
+ * "<name>.json", mode 0600, in a directory created 0700.
+ *
+ * Writes are atomic (temp file in the same directory, fsync, rename, fsync
+ * of the directory) and serialized by an flock()ed "<dir>/.lock", so a crash
+ * or a full disk mid-write leaves the previous file whole and two writers
+ * never interleave. */
+#ifndef TPMID_STORE_STORE_H
+#define TPMID_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store/identity.h"
+
+struct store;
+
+/* A file's identity for cheap change detection (stat, no read). */
+struct store_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+/* Resolve the store directory: `dir` if non-NULL, else $TPMID_STORE, else
+ * $XDG_DATA_HOME/tpmid, else ~/.local/share/tpmid. Creates it (and missing
+ * parents) with mode 0700 when `create` is set. */
+int store_open(const char *dir, int create, struct store **ret);
+void store_free(struct store *s);
+const char *store_dir(const struct store *s);
+/* Full path of an identity's file ("<dir>/<name>.json"); fresh string. */
+char *store_path(const struct store *s, const char *name);
+
+/* Load one identity. TPMID_E_NOENT if absent; TPMID_E_FORMAT with a detail
+ * naming the path and the problem if malformed. `ret_stamp` may be NULL. */
+int store_load(struct store *s, const char *name, struct identity **ret,
+    struct store_stamp *ret_stamp);
+int store_stat(struct store *s, const char *name, struct store_stamp *ret);
+int store_stamp_eq(const struct store_stamp *a, const struct store_stamp *b);
+
+#define STORE_CREATE 0x1   /* fail with TPMID_E_EXISTS if the file exists */
+/* Write atomically (see above). */
+int store_save(struct store *s, const struct identity *id, int flags);
+int store_delete(struct store *s, const char *name);
+
+/* List identities. Each entry has either `id` set or `error` (a message
+ * naming the file and what is wrong), sorted by name. */
+struct store_entry {
+	char name[IDENTITY_NAME_MAX + 1];
+	struct identity *id;
+	char *error;
+	int err;
+};
+int store_list(struct store *s, struct store_entry **ret, size_t *ret_n);
+void store_list_free(struct store_entry *e, size_t n);
+
+/* Directory change stamp (mtime of the directory) for rescans. */
+int store_dir_stamp(struct store *s, struct store_stamp *ret);
+
+/* For tests: a hook called between write and rename in store_save (NULL in
+ * production). Returning nonzero makes store_save fail as if the disk had. */
+extern int (*store_test_fail_hook)(const char *stage);
+
+#endif

@@ -1,0 +1,203 @@
+# tests/lib.sh: shared harness for the integration tests (sourced).
+#
+# Every test gets its own temp dir, its own swtpm on a free loopback port
+# with its own state, and its own agent when it needs one. Everything started
+# here is recorded by PID and stopped on exit, and each test ends by checking
+# that no transient object is left in its TPM.
+#
+# Provided: $T (temp dir), start_swtpm, stop_swtpm, restart_swtpm,
+# start_agent, stop_agent, check_no_transient, set_da_params, pass, fail,
+# expect_status, run_ok, free_port.
+
+set -eu
+
+: "${TPMID:?run through make check (TPMID is the path to the tpmid binary)}"
+: "${TPMID_AGENT:=$(dirname "$TPMID")/tpmid-agent}"
+TEST_NAME=$(basename "$0" .sh)
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/tpmid-$TEST_NAME.XXXXXX")
+chmod 700 "$T"
+_pids=""
+_checked_transient=0
+
+export TPMID_STORE="$T/store"
+export XDG_RUNTIME_DIR="$T/run"
+export TPMID_SOCKET="$T/run/tpmid/agent.sock"
+export HOME="$T/home"
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
+unset SSH_AUTH_SOCK TPMID_TCTI
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+pass() { printf 'PASS: %s: %s\n' "$TEST_NAME" "$*"; }
+fail() {
+	printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+
+_cleanup() {
+	rc=$?
+	set +e
+	for p in $_pids; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $_pids; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ "$rc" -ne 0 ] && [ -d "$T" ]; then
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f (last 40 lines) ---" >&2
+			tail -n 40 "$f" >&2
+		done
+	fi
+	if [ -z "${KEEP_TEMP:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+need() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 && continue
+		# A missing peer is a broken setup, not a pass: fail unless asked.
+		if [ -n "${TPMID_ALLOW_SKIP:-}" ]; then
+			echo "SKIP: $TEST_NAME: $c not installed" >&2
+			exit 77
+		fi
+		fail "$c not installed (see README: .ci/run installs it)"
+	done
+}
+
+_track() { _pids="$_pids $1"; }
+_untrack() {
+	n=""
+	for p in $_pids; do [ "$p" = "$1" ] || n="$n $p"; done
+	_pids=$n
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on (p and p+1 free).
+free_port() {
+	for _ in $(seq 200); do
+		p=$(( (RANDOM << 15 | RANDOM) % 30000 + 20000 ))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+		   ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no free port found"
+}
+
+# start_swtpm [NAME]: start a swtpm for this test; sets SWTPM_PORT,
+# SWTPM_PID, and exports TPMID_TCTI/TPM2TOOLS_TCTI/TPM2OPENSSL_TCTI.
+start_swtpm() {
+	need swtpm
+	name=${1:-tpm}
+	SWTPM_STATE="$T/$name"
+	mkdir -p "$SWTPM_STATE"
+	for _ in 1 2 3 4 5; do
+		SWTPM_PORT=$(free_port)
+		if _swtpm_launch; then
+			export TPMID_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
+			export TPM2TOOLS_TCTI="$TPMID_TCTI" TPM2OPENSSL_TCTI="$TPMID_TCTI"
+			return 0
+		fi
+	done
+	fail "swtpm did not start"
+}
+
+_swtpm_launch() {
+	swtpm socket --tpm2 \
+		--server "type=tcp,port=$SWTPM_PORT,bindaddr=127.0.0.1" \
+		--ctrl "type=tcp,port=$((SWTPM_PORT + 1)),bindaddr=127.0.0.1" \
+		--tpmstate "dir=$SWTPM_STATE" \
+		--flags not-need-init,startup-clear \
+		>>"$T/swtpm.log" 2>&1 &
+	SWTPM_PID=$!
+	_track "$SWTPM_PID"
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$SWTPM_PORT") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$SWTPM_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$SWTPM_PID" 2>/dev/null || true
+	_untrack "$SWTPM_PID"
+	return 1
+}
+
+stop_swtpm() {
+	kill "$SWTPM_PID" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$SWTPM_PID" 2>/dev/null || break; sleep 0.05; done
+	_untrack "$SWTPM_PID"
+}
+
+# restart_swtpm: same port, same state (a TPM reset as clients see it).
+restart_swtpm() {
+	stop_swtpm
+	for _ in $(seq 40); do
+		_swtpm_launch && return 0
+		sleep 0.25
+	done
+	fail "swtpm did not restart on port $SWTPM_PORT"
+}
+
+# Dictionary-attack parameters for PIN tests: N tries, short recovery.
+set_da_params() {
+	need tpm2_dictionarylockout
+	tpm2_dictionarylockout --setup-parameters --max-tries="${1:-5}" \
+		--recovery-time="${2:-1}" --lockout-recovery-time="${3:-1}" >/dev/null
+}
+
+transient_count() {
+	need tpm2_getcap
+	tpm2_getcap handles-transient | grep -c '0x80' || true
+}
+
+# check_no_transient: fail if anything is left loaded in this test's TPM.
+check_no_transient() {
+	n=$(transient_count)
+	[ "$n" -eq 0 ] || fail "$n transient object(s) left in the TPM: $(tpm2_getcap handles-transient | tr '\n' ' ')"
+	_checked_transient=1
+}
+
+# start_agent [ARGS...]: start tpmid-agent in the foreground (background job),
+# wait until its socket answers. Sets AGENT_PID.
+start_agent() {
+	"$TPMID_AGENT" --foreground --socket "$TPMID_SOCKET" "$@" >>"$T/agent.log" 2>&1 &
+	AGENT_PID=$!
+	_track "$AGENT_PID"
+	for _ in $(seq 200); do
+		[ -S "$TPMID_SOCKET" ] && "$TPMID" status >/dev/null 2>&1 && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || fail "tpmid-agent exited at start: $(tail -n 5 "$T/agent.log")"
+		sleep 0.05
+	done
+	fail "tpmid-agent did not become ready"
+}
+
+stop_agent() {
+	kill -TERM "$AGENT_PID" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$AGENT_PID" 2>/dev/null && fail "tpmid-agent did not exit on SIGTERM"
+	wait "$AGENT_PID" 2>/dev/null || true
+	_untrack "$AGENT_PID"
+}
+
+# expect_status N CMD...: run CMD, require exit status N; stderr to $T/err.
+expect_status() {
+	want=$1
+	shift
+	set +e
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	set -e
+	[ "$got" -eq "$want" ] || fail "expected exit $want, got $got from: $* (stderr: $(cat "$T/err"))"
+}
+
+# run_ok CMD...: run, fail the test with its stderr if it fails.
+run_ok() {
+	"$@" 2>"$T/err" || fail "failed: $* (stderr: $(cat "$T/err"))"
+}
