@@ -1,0 +1,40 @@
+/* tss/rc.h: TSS2_RC -> TPMID_E_* (only tss/ includes this).
+ *
+ * Response codes come from several layers (TPM 2.0 Part 2 §6.6; TSS 2.0
+ * "TSS2_RC" layering): the TPM itself (layer 0, or 12 when relayed by a
+ * resource manager), and the TCTI/SAPI/ESAPI/MU libraries. tss_rc_map() is
+ * pure so it can be unit tested without a TPM. */
+#ifndef TPMID_TSS_RC_H
+#define TPMID_TSS_RC_H
+
+#include <stdint.h>
+
+#include <tss2/tss2_common.h>
+
+enum {
+	/* The connection is not established yet: transport failures mean
+	 * "no TPM here" rather than "the TPM went away". */
+	TSS_RC_OPEN = 1u << 0,
+	/* TPM2_Load/TPM2_Import: TPM_RC_INTEGRITY means the blob was not made
+	 * under this parent (Part 1 §23.2 outer integrity). */
+	TSS_RC_LOAD = 1u << 1,
+};
+
+/* The TPM's own code with the layer removed and, for format-one codes
+ * (Part 2 §6.6.3), the handle/session/parameter number bits stripped, so it
+ * compares equal to the TPM2_RC_* constants. 0 for non-TPM layers. */
+uint32_t tss_rc_tpm_code(TSS2_RC rc);
+
+/* 1 when `rc` is a transient TPM warning worth resubmitting
+ * (TPM_RC_RETRY, TPM_RC_YIELDED, TPM_RC_TESTING). */
+int tss_rc_is_retry(TSS2_RC rc);
+
+/* Pure mapping to a negative TPMID_E_* (never 0 for a non-zero rc; 0 for
+ * TSS2_RC_SUCCESS). `flags`: TSS_RC_* above. */
+int tss_rc_map(TSS2_RC rc, unsigned flags);
+
+/* tss_rc_map() plus a detail "<what>: <meaning> (<Tss2_RC_Decode text>)"
+ * set with tpmid_seterr(). Returns the mapped code. */
+int tss_rc_err(TSS2_RC rc, unsigned flags, const char *what);
+
+#endif
