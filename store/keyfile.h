@@ -31,12 +31,18 @@ struct keyfile {
 	uint8_t *priv;        /* marshaled TPM2B_PRIVATE */
 	size_t priv_len;
 	char *description;    /* optional, NULL if absent */
-	uint8_t *opt_der;     /* opaque: DER of the optional fields we keep */
+	uint8_t *opt_der;     /* opaque: DER of the optional fields we keep
+	                       * ([1] [2] [3] [5], and [0]'s raw content octet;
+	                       * empty_auth above is what counts) */
 	size_t opt_der_len;
 };
 
 /* Parse PEM text ("-----BEGIN TSS2 PRIVATE KEY-----"). TPMID_E_FORMAT with
- * a detail saying what is wrong (bad base64, wrong OID, missing field...). */
+ * a detail saying what is wrong (bad base64, wrong OID, missing field...).
+ * Only a loadable key (2.23.133.10.1.3) is accepted; only whitespace may
+ * surround the one PEM block. TPMID_E_TOOBIG for DER over KEYFILE_MAX or
+ * PEM text over 2 * KEYFILE_MAX. A DER parse + keyfile_to_der() round trip
+ * is byte-exact. */
 int keyfile_parse_pem(const char *pem, size_t len, struct keyfile **ret);
 int keyfile_parse_der(const uint8_t *der, size_t len, struct keyfile **ret);
 /* 1 if the text looks like a TSS2 PRIVATE KEY PEM (header check only). */

@@ -1,0 +1,621 @@
+/* The identity store: a directory of "<name>.json" files (store.h).
+ *
+ * Writes follow the usual crash-safe sequence: a temp file in the same
+ * directory (so rename(2) is atomic, POSIX.1-2017 rename()), fsync of the
+ * data, rename over the old file, fsync of the directory so the rename
+ * itself is durable. Writers serialize on flock() of "<dir>/.lock"; readers
+ * take no lock, since rename() means they see either the old file or the
+ * new one, never a mix. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "store/store.h"
+
+#define STORE_SUFFIX ".json"
+#define STORE_LOCK ".lock"
+
+struct store {
+	char *dir;
+};
+
+int (*store_test_fail_hook)(const char *stage) = NULL;
+
+static char *
+join(const char *a, const char *b)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", a, b) < 0)
+		return NULL;
+	return s;
+}
+
+/* The default location (store.h): $TPMID_STORE, then the XDG base
+ * directory spec's $XDG_DATA_HOME (only if absolute, as the spec demands),
+ * then ~/.local/share, with ~ from $HOME or the password database. */
+static int
+default_dir(char **ret)
+{
+	const char *e;
+	struct passwd *pw;
+
+	*ret = NULL;
+	if ((e = getenv("TPMID_STORE")) != NULL && *e != '\0')
+		*ret = strdup(e);
+	else if ((e = getenv("XDG_DATA_HOME")) != NULL && *e == '/')
+		*ret = join(e, "tpmid");
+	else {
+		if ((e = getenv("HOME")) == NULL || *e == '\0') {
+			if ((pw = getpwuid(getuid())) == NULL || pw->pw_dir == NULL ||
+			    *pw->pw_dir == '\0')
+				return tpmid_seterr(TPMID_E_NOENT,
+				    "no store directory: set TPMID_STORE or HOME");
+			e = pw->pw_dir;
+		}
+		*ret = join(e, ".local/share/tpmid");
+	}
+	return *ret == NULL ? TPMID_E_NOMEM : 0;
+}
+
+/* mkdir -p: missing parents 0755 (like XDG directories), the store 0700. */
+static int
+mkdir_p(const char *dir)
+{
+	char *p, *c;
+	int r = 0;
+
+	if ((p = strdup(dir)) == NULL)
+		return TPMID_E_NOMEM;
+	for (c = p + 1; *c != '\0'; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			r = tpmid_seterr(TPMID_E_IO, "%s: cannot create directory: %s", p,
+			    strerror(errno));
+			goto out;
+		}
+		*c = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO,
+		    "%s: cannot create directory: %s", p, strerror(errno));
+out:
+	free(p);
+	return r;
+}
+
+/* Whoever can write the directory can swap identity files (and with them
+ * which key a name signs with), so like sshd's StrictModes we refuse a
+ * store that someone other than us (or root) owns or that group or others
+ * can write. */
+static int
+check_dir(const char *dir, int *ret_missing)
+{
+	struct stat st;
+
+	*ret_missing = 0;
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT) {
+			*ret_missing = 1;
+			return 0;
+		}
+		return tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO, "%s: %s", dir,
+		    strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return tpmid_seterr(TPMID_E_INVAL, "%s: store is not a directory", dir);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return tpmid_seterr(TPMID_E_PERM, "%s: store directory is owned by uid %u, not by us",
+		    dir, (unsigned int)st.st_uid);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return tpmid_seterr(TPMID_E_PERM,
+		    "%s: store directory is writable by group or others (mode %04o); "
+		    "run 'chmod 700 %s'", dir, (unsigned int)(st.st_mode & 07777), dir);
+	return 0;
+}
+
+static int
+ensure_dir(const char *dir)
+{
+	int missing, r;
+
+	if ((r = check_dir(dir, &missing)) < 0)
+		return r;
+	if (!missing)
+		return 0;
+	if ((r = mkdir_p(dir)) < 0)
+		return r;
+	return check_dir(dir, &missing);
+}
+
+int
+store_open(const char *dir, int create, struct store **ret)
+{
+	struct store *s = NULL;
+	int missing, r;
+
+	*ret = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return TPMID_E_NOMEM;
+	if (dir != NULL) {
+		if (*dir == '\0') {
+			r = tpmid_seterr(TPMID_E_INVAL, "empty store directory name");
+			goto out;
+		}
+		if ((s->dir = strdup(dir)) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+	} else if ((r = default_dir(&s->dir)) < 0)
+		goto out;
+	/* Trailing slashes would double up in every path we print. */
+	for (size_t n = strlen(s->dir); n > 1 && s->dir[n - 1] == '/'; n--)
+		s->dir[n - 1] = '\0';
+	if (create)
+		r = ensure_dir(s->dir);
+	else
+		r = check_dir(s->dir, &missing);
+	if (r < 0)
+		goto out;
+	*ret = s;
+	s = NULL;
+	r = 0;
+out:
+	store_free(s);
+	return r;
+}
+
+void
+store_free(struct store *s)
+{
+	if (s == NULL)
+		return;
+	free(s->dir);
+	free(s);
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+char *
+store_path(const struct store *s, const char *name)
+{
+	char *p;
+
+	if (!identity_name_valid(name)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (asprintf(&p, "%s/%s%s", s->dir, name, STORE_SUFFIX) < 0)
+		return NULL;
+	return p;
+}
+
+static int
+check_name(const char *name)
+{
+	if (!identity_name_valid(name))
+		return tpmid_seterr(TPMID_E_INVAL,
+		    "invalid identity name \"%.80s\": use 1-%d of A-Z a-z 0-9 . _ -, "
+		    "not starting with '.' or '-'", name != NULL ? name : "", IDENTITY_NAME_MAX);
+	return 0;
+}
+
+static void
+stamp_from_stat(const struct stat *st, struct store_stamp *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->dev = st->st_dev;
+	ret->ino = st->st_ino;
+	ret->size = st->st_size;
+	ret->mtime = st->st_mtim;
+}
+
+int
+store_stamp_eq(const struct store_stamp *a, const struct store_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+int
+store_load(struct store *s, const char *name, struct identity **ret,
+    struct store_stamp *ret_stamp)
+{
+	struct identity *id = NULL;
+	struct stat st;
+	char *path = NULL;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int fd = -1, r;
+
+	*ret = NULL;
+	if (ret_stamp != NULL)
+		memset(ret_stamp, 0, sizeof(*ret_stamp));
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL)
+		return TPMID_E_NOMEM;
+	/* O_NOFOLLOW: a symlink planted in the store must not redirect us to
+	 * some other file. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
+		if (errno == ENOENT)
+			r = tpmid_seterr(TPMID_E_NOENT, "identity '%s' not found in %s", name, s->dir);
+		else if (errno == ELOOP)
+			r = tpmid_seterr(TPMID_E_PERM, "%s: is a symbolic link; refusing to follow it",
+			    path);
+		else
+			r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO, "%s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > IDENTITY_FILE_MAX) {
+		r = tpmid_seterr(TPMID_E_TOOBIG, "%s: larger than %d bytes", path, IDENTITY_FILE_MAX);
+		goto out;
+	}
+	if ((r = read_fd(fd, IDENTITY_FILE_MAX, &data, &len)) < 0) {
+		if (r == TPMID_E_TOOBIG)
+			r = tpmid_seterr(r, "%s: larger than %d bytes", path, IDENTITY_FILE_MAX);
+		else if (r == TPMID_E_IO)
+			r = tpmid_seterr(r, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((r = identity_parse((const char *)data, len, name, &id)) < 0) {
+		tpmid_err_prefix("%s", path);
+		goto out;
+	}
+	if (ret_stamp != NULL)
+		stamp_from_stat(&st, ret_stamp);
+	*ret = id;
+	id = NULL;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	identity_free(id);
+	free(data);
+	free(path);
+	return r;
+}
+
+int
+store_stat(struct store *s, const char *name, struct store_stamp *ret)
+{
+	struct stat st;
+	char *path;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL)
+		return TPMID_E_NOMEM;
+	if (lstat(path, &st) < 0) {
+		r = tpmid_seterr(errno == ENOENT ? TPMID_E_NOENT : TPMID_E_IO, "%s: %s", path,
+		    strerror(errno));
+		free(path);
+		return r;
+	}
+	free(path);
+	stamp_from_stat(&st, ret);
+	return 0;
+}
+
+int
+store_dir_stamp(struct store *s, struct store_stamp *ret)
+{
+	struct stat st;
+
+	memset(ret, 0, sizeof(*ret));
+	if (stat(s->dir, &st) < 0)
+		return tpmid_seterr(errno == ENOENT ? TPMID_E_NOENT : TPMID_E_IO, "%s: %s", s->dir,
+		    strerror(errno));
+	stamp_from_stat(&st, ret);
+	return 0;
+}
+
+/* Take the writers' lock. The lock file is never removed: unlinking it
+ * would let a late writer lock an orphaned inode while another locks a new
+ * one. */
+static int
+lock_store(struct store *s, int *ret_fd)
+{
+	char *path;
+	int fd, r = 0;
+
+	*ret_fd = -1;
+	if ((path = join(s->dir, STORE_LOCK)) == NULL)
+		return TPMID_E_NOMEM;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600)) < 0) {
+		r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO, "%s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		r = tpmid_seterr(TPMID_E_IO, "%s: lock: %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	*ret_fd = fd;
+out:
+	free(path);
+	return r;
+}
+
+static void
+unlock_store(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the flock */
+}
+
+/* Make a completed rename or unlink durable (rename(2) and unlink(2)
+ * change the directory, which has its own data to flush). */
+static int
+fsync_dir(const char *dir)
+{
+	int fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return tpmid_seterr(TPMID_E_IO, "%s: %s", dir, strerror(errno));
+	if (fsync(fd) < 0)
+		r = tpmid_seterr(TPMID_E_IO, "%s: fsync: %s", dir, strerror(errno));
+	close(fd);
+	return r;
+}
+
+/* The test hook (store.h): a nonzero return is taken as the errno the
+ * failing step would have reported (EIO if it is not positive). */
+static int
+hook(const char *stage)
+{
+	int e;
+
+	if (store_test_fail_hook == NULL || (e = store_test_fail_hook(stage)) == 0)
+		return 0;
+	errno = e > 0 ? e : EIO;
+	return -1;
+}
+
+int
+store_save(struct store *s, const struct identity *id, int flags)
+{
+	char *json = NULL, *path = NULL, *tmp = NULL;
+	struct stat st;
+	int fd = -1, lockfd = -1, r;
+
+	if (id == NULL)
+		return tpmid_seterr(TPMID_E_INVAL, "no identity");
+	if ((r = check_name(id->name)) < 0)
+		return r;
+	if ((r = identity_serialize(id, &json)) < 0)
+		return r;
+	if ((r = ensure_dir(s->dir)) < 0)
+		goto out;
+	if ((path = store_path(s, id->name)) == NULL ||
+	    asprintf(&tmp, "%s/.%s%s.XXXXXX", s->dir, id->name, STORE_SUFFIX) < 0) {
+		tmp = NULL;
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	if ((r = lock_store(s, &lockfd)) < 0)
+		goto out;
+	/* Checked under the lock so two creators cannot both succeed. */
+	if ((flags & STORE_CREATE) != 0) {
+		if (lstat(path, &st) == 0) {
+			r = tpmid_seterr(TPMID_E_EXISTS, "identity '%s' already exists (%s)",
+			    id->name, path);
+			goto out;
+		}
+		if (errno != ENOENT) {
+			r = tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO,
+		    "%s: cannot create a temporary file: %s", s->dir, strerror(errno));
+		free(tmp);
+		tmp = NULL; /* nothing to unlink */
+		goto out;
+	}
+	/* Errors below name the target, not the temp file a person never
+	 * sees. mkostemp() already uses 0600; say so explicitly anyway. */
+	if (fchmod(fd, 0600) < 0) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: chmod of the new file: %s", path, strerror(errno));
+		goto out;
+	}
+	if (hook("write") < 0 || write_all(fd, json, strlen(json)) < 0) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: write: %s", path, strerror(errno));
+		goto out;
+	}
+	if (hook("fsync") < 0 || fsync(fd) < 0) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: fsync: %s", path, strerror(errno));
+		goto out;
+	}
+	/* close() can report a deferred write error (NFS); check it. */
+	r = close(fd);
+	fd = -1;
+	if (r < 0) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: close: %s", path, strerror(errno));
+		goto out;
+	}
+	if (hook("rename") < 0 || rename(tmp, path) < 0) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: rename: %s", path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed: nothing left to clean up */
+	/* The new file is in place; a failure here only means the rename may
+	 * not survive a crash, which the caller still hears about. */
+	r = fsync_dir(s->dir);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		(void)unlink(tmp);
+		free(tmp);
+	}
+	unlock_store(lockfd);
+	free(path);
+	free(json);
+	return r;
+}
+
+int
+store_delete(struct store *s, const char *name)
+{
+	char *path = NULL;
+	int lockfd = -1, r;
+
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL)
+		return TPMID_E_NOMEM;
+	if ((r = lock_store(s, &lockfd)) < 0) {
+		/* No store directory: nothing to delete. */
+		if (access(s->dir, F_OK) < 0 && errno == ENOENT)
+			r = tpmid_seterr(TPMID_E_NOENT, "identity '%s' not found in %s", name, s->dir);
+		goto out;
+	}
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			r = tpmid_seterr(TPMID_E_NOENT, "identity '%s' not found in %s", name, s->dir);
+		else
+			r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO, "%s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	r = fsync_dir(s->dir);
+out:
+	unlock_store(lockfd);
+	free(path);
+	return r;
+}
+
+void
+store_list_free(struct store_entry *e, size_t n)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		identity_free(e[i].id);
+		free(e[i].error);
+	}
+	free(e);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_entry *)a)->name, ((const struct store_entry *)b)->name);
+}
+
+/* "<name>.json" with a valid name, else 0. Temp files (".x.json.XXXXXX"),
+ * the lock and anything else a person left in the directory are skipped. */
+static int
+entry_name(const char *file, char name[static IDENTITY_NAME_MAX + 1])
+{
+	size_t n = strlen(file), sl = strlen(STORE_SUFFIX);
+
+	if (file[0] == '.' || n <= sl || n - sl > IDENTITY_NAME_MAX ||
+	    strcmp(file + n - sl, STORE_SUFFIX) != 0)
+		return 0;
+	memcpy(name, file, n - sl);
+	name[n - sl] = '\0';
+	return identity_name_valid(name);
+}
+
+int
+store_list(struct store *s, struct store_entry **ret, size_t *ret_n)
+{
+	struct store_entry *e = NULL, *ne;
+	size_t n = 0, alloc = 0;
+	struct dirent *de;
+	DIR *d = NULL;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if ((d = opendir(s->dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0; /* no store yet: no identities */
+		return tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO, "%s: %s", s->dir,
+		    strerror(errno));
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				r = tpmid_seterr(TPMID_E_IO, "%s: %s", s->dir, strerror(errno));
+				goto out;
+			}
+			break;
+		}
+		if (n == alloc) {
+			size_t na = alloc ? alloc * 2 : 16;
+
+			if ((ne = reallocarray(e, na, sizeof(*e))) == NULL) {
+				r = TPMID_E_NOMEM;
+				goto out;
+			}
+			e = ne;
+			alloc = na;
+		}
+		memset(&e[n], 0, sizeof(e[n]));
+		if (!entry_name(de->d_name, e[n].name))
+			continue;
+		/* A broken file is an entry with its error, so `list` can show
+		 * it next to the good ones. */
+		if ((r = store_load(s, e[n].name, &e[n].id, NULL)) < 0) {
+			if (r == TPMID_E_NOMEM)
+				goto out;
+			if (r == TPMID_E_NOENT) /* deleted while we looked */
+				continue;
+			e[n].err = r;
+			if ((e[n].error = strdup(tpmid_errmsg(r))) == NULL) {
+				r = TPMID_E_NOMEM;
+				goto out;
+			}
+		}
+		n++;
+	}
+	if (n > 0)
+		qsort(e, n, sizeof(*e), entry_cmp);
+	*ret = e;
+	*ret_n = n;
+	e = NULL;
+	n = 0;
+	r = 0;
+out:
+	store_list_free(e, n);
+	closedir(d);
+	return r;
+}

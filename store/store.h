@@ -26,8 +26,13 @@ struct store_stamp {
 };
 
 /* Resolve the store directory: `dir` if non-NULL, else $TPMID_STORE, else
- * $XDG_DATA_HOME/tpmid, else ~/.local/share/tpmid. Creates it (and missing
- * parents) with mode 0700 when `create` is set. */
+ * $XDG_DATA_HOME/tpmid (when absolute), else ~/.local/share/tpmid ($HOME,
+ * else the password database). Creates it with mode 0700 (missing parents
+ * 0755) when `create` is set; without `create` a missing directory is not
+ * an error (it lists empty, loads give TPMID_E_NOENT, store_save creates
+ * it). An existing directory that is not owned by us or root, or that is
+ * group- or world-writable, is refused with TPMID_E_PERM (like sshd's
+ * StrictModes): whoever can write it can swap identity files. */
 int store_open(const char *dir, int create, struct store **ret);
 void store_free(struct store *s);
 const char *store_dir(const struct store *s);
@@ -61,7 +66,10 @@ void store_list_free(struct store_entry *e, size_t n);
 int store_dir_stamp(struct store *s, struct store_stamp *ret);
 
 /* For tests: a hook called between write and rename in store_save (NULL in
- * production). Returning nonzero makes store_save fail as if the disk had. */
+ * production). Returning nonzero makes store_save fail as if the disk had.
+ * `stage` is "write" (before writing the temp file), "fsync" (before its
+ * fsync) or "rename" (before the rename); a positive return is used as the
+ * errno of the simulated failure (e.g. ENOSPC), anything else means EIO. */
 extern int (*store_test_fail_hook)(const char *stage);
 
 #endif
