@@ -79,33 +79,37 @@ tbuf_len(const struct tbuf *b)
 const uint8_t *
 tbuf_ptr(const struct tbuf *b)
 {
+	static const uint8_t empty[1];
+
+	/* A buffer that never held data has no storage; NULL + 0 is
+	 * undefined behaviour, so hand out a valid empty pointer. */
+	if (b->d == NULL)
+		return empty;
 	return b->d + b->off;
 }
 
 int
 tbuf_reserve(struct tbuf *b, size_t len, uint8_t **ret)
 {
-	size_t need, nalloc;
+	size_t live, need, nalloc;
 	uint8_t *n;
 
 	*ret = NULL;
 	if (b->readonly)
 		return TPMID_E_INVAL;
-	/* Compact: reclaim consumed space before growing. */
-	if (b->off > 0 && b->off == b->size) {
-		b->off = b->size = 0;
-	}
-	if (len > b->max || b->size > b->max - len)
+	/* The cap applies to unread data, as with sshbuf: bytes already
+	 * consumed are reclaimed (moved out) before growing. */
+	live = b->size - b->off;
+	if (len > b->max || live > b->max - len)
 		return TPMID_E_TOOBIG;
-	need = b->size + len;
-	if (need > b->alloc) {
-		if (b->off > 0) {
-			memmove(b->d, b->d + b->off, b->size - b->off);
-			b->size -= b->off;
-			b->off = 0;
-			need = b->size + len;
-		}
+	if (b->off > 0 && len > b->alloc - b->size) {
+		memmove(b->d, b->d + b->off, live);
+		if (b->secret)
+			explicit_bzero(b->d + live, b->size - live);
+		b->size = live;
+		b->off = 0;
 	}
+	need = b->size + len;
 	if (need > b->alloc) {
 		nalloc = (need + TBUF_CHUNK - 1) / TBUF_CHUNK * TBUF_CHUNK;
 		if (nalloc < b->alloc * 2 && b->alloc * 2 <= b->max)
@@ -408,9 +412,11 @@ tbuf_get_mpint_bytes(struct tbuf *b, const uint8_t **ret, size_t *ret_len)
 	*ret_len = 0;
 	if ((r = tbuf_get_string_direct(b, &p, &len)) < 0)
 		return r;
-	/* Negative values and non-minimal encodings are format errors. */
+	/* Negative values and non-minimal encodings (a leading zero that is
+	 * not needed for the sign, including "00" for zero) are format
+	 * errors (RFC 4251 section 5). */
 	if ((len > 0 && (p[0] & 0x80)) ||
-	    (len > 1 && p[0] == 0 && (p[1] & 0x80) == 0)) {
+	    (len > 0 && p[0] == 0 && (len == 1 || (p[1] & 0x80) == 0))) {
 		b->off = save;
 		return TPMID_E_FORMAT;
 	}
