@@ -85,16 +85,20 @@ int
 read_fd(int fd, size_t max, uint8_t **ret, size_t *ret_len)
 {
 	uint8_t *buf = NULL, *n;
-	size_t len = 0, alloc = 0;
+	size_t len = 0, alloc = 0, cap;
 	ssize_t got;
 
 	*ret = NULL;
 	*ret_len = 0;
+	/* Room for max bytes, one more to detect "too big", and the NUL. */
+	if (max > SIZE_MAX - 2)
+		return TPMID_E_INVAL;
+	cap = max + 2;
 	for (;;) {
-		if (alloc - len < 4096 + 1) {
-			size_t nalloc = alloc ? alloc * 2 : 8192;
-			if (nalloc > max + 2)
-				nalloc = max + 2;
+		if (len + 1 >= alloc) {
+			size_t nalloc = alloc ? alloc * 2 : 4096;
+			if (nalloc > cap || nalloc < alloc)
+				nalloc = cap;
 			if (nalloc <= alloc) {
 				freezero(buf, alloc);
 				return TPMID_E_TOOBIG;
