@@ -31,6 +31,39 @@ int cli_read_pin_stdin(struct secret **ret);
  * terminal. `confirm`: ask twice and compare. */
 int cli_prompt_secret(const char *prompt, int confirm, struct secret **ret);
 
+/* Shared helpers for the cmd_*.c files (cli.c, cli_pin.c). */
+
+/* Where a PIN comes from: at most one of these is set. */
+struct cli_pin_opt {
+	const char *file;  /* --pin-file */
+	int from_stdin;    /* --pin-stdin */
+	int prompt;        /* --pin: ask on the terminal / SSH_ASKPASS */
+};
+/* Record a PIN option for `cmd`; usage error (returns 2) when a second
+ * source is given. 0 otherwise. */
+int cli_pin_opt_set(const char *cmd, struct cli_pin_opt *o, int which, const char *arg);
+#define CLI_PIN_FILE 1
+#define CLI_PIN_STDIN 2
+#define CLI_PIN_PROMPT 3
+/* The PIN per `o`, or NULL when no source was given. */
+int cli_pin_get(const struct cli_pin_opt *o, const char *prompt, int confirm,
+    struct secret **ret);
+
+/* Report a getopt_long() error (`c` is '?' or ':') as a usage error. */
+int cli_getopt_error(const char *cmd, int c, char **argv);
+/* 1 if stdout is a terminal (binary output must not go there). */
+int cli_stdout_is_tty(void);
+/* Write output to `path` (NULL or "-": stdout). A file is written to a
+ * temp name and renamed into place with `mode`; `no_clobber` refuses an
+ * existing file. Errors name the path. */
+int cli_write_output(const char *path, const void *p, size_t len, unsigned mode,
+    int no_clobber);
+
+/* "ecdsa-p256" / "ecdsa-p384" / "?" */
+const char *cli_alg_name(enum identity_alg alg);
+/* After getopt: exactly one positional NAME left, else a usage error (2). */
+int cli_one_name(const char *cmd, int argc, char **argv, const char **ret);
+
 int cmd_keygen(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_list(int argc, char **argv);

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Error paths: a corrupt identity file, a missing TPM, usage errors (exit 2),
+# --help on every command (exit 0).
+. "$top_srcdir/tests/lib.sh"
+start_swtpm
+
+printf 'msg\n' >"$T/msg"
+run_ok "$TPMID" keygen good
+
+# A corrupt identity file: list shows the others and names the bad one.
+printf '{ "tpmid": { garbage\n' >"$TPMID_STORE/bad.json"
+expect_status 1 "$TPMID" list
+grep -q '^good ' "$T/out" || fail "list lost the good identity: $(cat "$T/out")"
+grep -q '^bad  error: ' "$T/err" || fail "list did not report the bad file: $(cat "$T/err")"
+grep -q 'bad.json' "$T/err" || fail "list did not name the bad file: $(cat "$T/err")"
+expect_status 1 "$TPMID" list --json
+grep -q '"error"' "$T/out" || fail "list --json: $(cat "$T/out")"
+grep -q '"good"' "$T/out" || fail "list --json lost good: $(cat "$T/out")"
+expect_status 1 "$TPMID" sign bad --in "$T/msg" --out "$T/sig"
+grep -q "$TPMID_STORE/bad.json" "$T/err" || fail "sign did not name the path: $(cat "$T/err")"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "error is not one line: $(cat "$T/err")"
+run_ok "$TPMID" sign good --in "$T/msg" --out "$T/sig"
+# A corrupt identity can be deleted.
+run_ok "$TPMID" delete bad
+run_ok "$TPMID" list >/dev/null
+
+# No such identity.
+expect_status 1 "$TPMID" sign nope --in "$T/msg" --out "$T/sig"
+grep -q "'nope'" "$T/err" || fail "missing identity message: $(cat "$T/err")"
+expect_status 1 "$TPMID" sign good --in "$T/nofile" --out "$T/sig"
+grep -q "$T/nofile" "$T/err" || fail "missing input not named: $(cat "$T/err")"
+
+# Missing TPM: the message names the TCTI; nothing is recorded.
+port=$(free_port)
+bad_tcti="swtpm:host=127.0.0.1,port=$port"
+set +e
+TPMID_TCTI=$bad_tcti "$TPMID" keygen x >/dev/null 2>"$T/err"
+st=$?
+set -e
+[ "$st" -eq 1 ] || fail "keygen without TPM: exit $st ($(cat "$T/err"))"
+grep -qF "$bad_tcti" "$T/err" || fail "missing TPM message does not name the TCTI: $(cat "$T/err")"
+[ ! -e "$TPMID_STORE/x.json" ] || fail "keygen without TPM recorded an identity"
+expect_status 1 "$TPMID" --tcti "$bad_tcti" sign good --in "$T/msg" --out "$T/sig"
+grep -qF "$bad_tcti" "$T/err" || fail "--tcti not named: $(cat "$T/err")"
+# list and pubkey need no TPM.
+TPMID_TCTI=$bad_tcti run_ok "$TPMID" list >/dev/null
+TPMID_TCTI=$bad_tcti run_ok "$TPMID" pubkey good >/dev/null
+
+# Usage errors: exit 2.
+expect_status 2 "$TPMID"
+expect_status 2 "$TPMID" frobnicate
+expect_status 2 "$TPMID" --bogus list
+expect_status 2 "$TPMID" list --bogus
+grep -q -- "--bogus" "$T/err" || fail "unknown option not named: $(cat "$T/err")"
+expect_status 2 "$TPMID" keygen
+expect_status 2 "$TPMID" keygen a b
+expect_status 2 "$TPMID" keygen a --curve p521
+grep -q "p521" "$T/err" || fail "bad curve not named: $(cat "$T/err")"
+expect_status 2 "$TPMID" sign good
+expect_status 2 "$TPMID" sign good --in
+expect_status 2 "$TPMID" pubkey good --format xml
+expect_status 2 "$TPMID" --store
+
+# --help and --version.
+run_ok "$TPMID" --help >"$T/out"
+grep -q "Commands:" "$T/out" || fail "--help output"
+run_ok "$TPMID" --version >"$T/out"
+grep -q "^tpmid [0-9]" "$T/out" || fail "--version: $(cat "$T/out")"
+for c in keygen import list pubkey sign csr cert ssh-cert export delete unlock lock status; do
+	expect_status 0 "$TPMID" "$c" --help
+	grep -q "usage: tpmid $c" "$T/out" || fail "$c --help: $(cat "$T/out")"
+done
+run_ok "$TPMID" help sign >"$T/out"
+grep -q "usage: tpmid sign" "$T/out" || fail "help sign"
+
+# Global options after the command; --store.
+run_ok "$TPMID" list --store "$TPMID_STORE" >"$T/out"
+grep -q '^good ' "$T/out" || fail "--store after the command"
+mkdir -p "$T/other"
+run_ok "$TPMID" --store "$T/other" list >"$T/out"
+grep -q '^good ' "$T/out" && fail "--store ignored"
+
+# unlock needs an agent.
+printf '1\n' >"$T/pin"
+expect_status 1 "$TPMID" unlock good --pin-file "$T/pin"
+grep -q "agent" "$T/err" || fail "unlock without agent: $(cat "$T/err")"
+
+check_no_transient
+pass "corrupt file, missing TPM, usage errors, --help"
