@@ -14,4 +14,11 @@ char *client_default_socket(void);
 int client_connect(const char *path, struct client **ret);
 void client_free(struct client *c);
 
+struct proto_request;
+struct proto_reply;
+/* Send one request and read its reply (agent/proto.h). 0 with `ret`
+ * filled (free with proto_reply_clear()); a failure reply returns the
+ * agent's TPMID_E_* code with its message in tpmid_errmsg(). */
+int client_call(struct client *c, const struct proto_request *q, struct proto_reply *ret);
+
 #endif

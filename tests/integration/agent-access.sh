@@ -1,0 +1,93 @@
+#!/bin/bash
+# A peer with another uid is refused (and the refusal logged with its uid
+# and pid) until an identity lists that uid in "allowed_uids"; even then it
+# may only use that identity, and never manage identities.
+. "$top_srcdir/tests/lib.sh"
+need openssl python3
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: $TEST_NAME: needs root to switch uid" >&2; exit 77; }
+if command -v setpriv >/dev/null 2>&1; then
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+elif command -v runuser >/dev/null 2>&1; then
+	as_nobody() { runuser -u nobody -- "$@"; }
+else
+	fail "neither setpriv nor runuser is installed"
+fi
+
+start_swtpm
+run_ok "$TPMID" --direct keygen shared
+run_ok "$TPMID" --direct keygen private
+start_agent
+
+# This test only: let uid 65534 reach the socket and a copy of the CLI.
+# (The agent made its socket directory 0700 and the socket 0600.)
+[ "$(stat -c %a "$(dirname "$TPMID_SOCKET")")" = 700 ] || fail "socket dir is not 0700"
+[ "$(stat -c %a "$TPMID_SOCKET")" = 600 ] || fail "socket is not 0600"
+chmod 711 "$T" "$T/run" "$(dirname "$TPMID_SOCKET")"
+chmod 666 "$TPMID_SOCKET"
+mkdir -p "$T/bin" "$T/nobody"
+cp "$TPMID" "$T/bin/tpmid"
+chmod 755 "$T/bin" "$T/bin/tpmid"
+chmod 777 "$T/nobody"
+printf 'data from another user\n' >"$T/nobody/msg"
+chmod 644 "$T/nobody/msg"
+"$TPMID" pubkey shared >"$T/shared.pem"
+
+nobody() { HOME="$T/nobody" as_nobody "$T/bin/tpmid" --socket "$TPMID_SOCKET" "$@"; }
+
+set +e
+nobody sign shared --in "$T/nobody/msg" --out "$T/nobody/sig" 2>"$T/err.refused"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "uid 65534 was not refused (exit $rc): $(cat "$T/err.refused")"
+grep -qi "permission denied" "$T/err.refused" || fail "refusal does not say why: $(cat "$T/err.refused")"
+[ ! -s "$T/nobody/sig" ] || fail "a signature was written for uid 65534"
+grep -Eq "refused [a-z-]+@tpmid 'shared' for uid 65534 pid [0-9]+" "$T/agent.log" ||
+	fail "refusal not logged with uid and pid: $(tail -n 5 "$T/agent.log")"
+nobody list >"$T/list" 2>"$T/err" || fail "list for uid 65534 failed: $(cat "$T/err")"
+[ "$(tail -n +2 "$T/list" | wc -l)" -eq 0 ] || fail "uid 65534 sees identities: $(cat "$T/list")"
+pass "uid 65534 refused: $(head -n 1 "$T/err.refused")"
+
+# Allow uid 65534 on 'shared' by editing the identity file by hand.
+python3 - "$TPMID_STORE/shared.json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["tpmid"]["allowed_uids"] = [65534]
+tmp = p + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(d, f, indent=2)
+os.chmod(tmp, 0o600)
+os.rename(tmp, p)
+PY
+run_ok nobody sign shared --in "$T/nobody/msg" --out "$T/nobody/sig"
+openssl dgst -sha256 -verify "$T/shared.pem" -signature "$T/nobody/sig" "$T/nobody/msg" >/dev/null ||
+	fail "signature made for uid 65534 does not verify"
+nobody list >"$T/list"
+grep -q '^shared ' "$T/list" || fail "uid 65534 does not see 'shared': $(cat "$T/list")"
+grep -q '^private ' "$T/list" && fail "uid 65534 sees 'private'"
+pass "allowed_uids [65534] lets uid 65534 use 'shared' only"
+
+set +e
+nobody sign private --in "$T/nobody/msg" --out "$T/nobody/sig2" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "uid 65534 may use 'private'"
+set +e
+nobody delete shared 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "uid 65534 could delete 'shared'"
+[ -f "$TPMID_STORE/shared.json" ] || fail "'shared' was deleted by uid 65534"
+set +e
+nobody keygen mine 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "uid 65534 could create an identity"
+[ ! -f "$TPMID_STORE/mine.json" ] || fail "uid 65534 created an identity"
+grep -Eq "refused delete@tpmid 'shared' for uid 65534 pid [0-9]+" "$T/agent.log" ||
+	fail "delete refusal not logged"
+pass "uid 65534 may not use other identities nor manage any"
+
+stop_agent
+check_no_transient
+pass "clean stop"
