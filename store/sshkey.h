@@ -23,4 +23,10 @@ int sshkey_is_openssh(const uint8_t *text, size_t len);
 int sshkey_parse_private(const uint8_t *text, size_t len, const struct secret *passphrase,
     EVP_PKEY **ret, char **ret_comment);
 
+/* bcrypt_pbkdf (OpenBSD bcrypt_pbkdf(3), the KDF of PROTOCOL.key): derive
+ * `key_len` bytes from `pass` and `salt` with `rounds` rounds. Exposed for
+ * the unit tests' known-answer vectors. */
+int sshkey_bcrypt_pbkdf(const uint8_t *pass, size_t pass_len, const uint8_t *salt,
+    size_t salt_len, uint8_t *key, size_t key_len, unsigned rounds);
+
 #endif
