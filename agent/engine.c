@@ -53,6 +53,8 @@ struct entry {
 	uint64_t used;           /* LRU clock value of the last use */
 	struct secret *pin;      /* held PIN (engine_unlock) */
 	time_t pin_expiry;       /* 0: until locked */
+	uint8_t *spki;           /* DER of id->public_key_pem, decoded once */
+	size_t spki_len;
 };
 
 struct engine {
@@ -234,6 +236,26 @@ engine_srk_name(struct engine *e, const uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
+int
+engine_srk(struct engine *e, int persist, char **ret_name_hex)
+{
+	const uint8_t *name;
+	struct tpm *t;
+	size_t len;
+	int r;
+
+	*ret_name_hex = NULL;
+	if ((r = engine_tpm(e, &t)) != 0)
+		return r;
+	if (persist && (r = tpm_srk_persist(t)) != 0)
+		return r;
+	if ((r = engine_srk_name(e, &name, &len)) != 0)
+		return r;
+	if ((*ret_name_hex = hex_encode(name, len)) == NULL)
+		return TPMID_E_NOMEM;
+	return 0;
+}
+
 static void
 entry_unload(struct engine *e, struct entry *en)
 {
@@ -259,6 +281,7 @@ entry_free(struct engine *e, struct entry *en)
 	entry_unload(e, en);
 	entry_drop_pin(en);
 	identity_free(en->id);
+	free(en->spki);
 	free(en);
 }
 
@@ -398,6 +421,9 @@ get_entry(struct engine *e, const char *name, struct entry **ret)
 		}
 		identity_free(en->id);
 	}
+	free(en->spki);
+	en->spki = NULL;
+	en->spki_len = 0;
 	en->id = id;
 	en->stamp = st;
 	en->stale = 0;
@@ -639,9 +665,25 @@ entry_unlocked(struct entry *en)
 	return en->pin_expiry == 0 || now_mono() < en->pin_expiry;
 }
 
+/* The entry's public key as DER SubjectPublicKeyInfo, decoded from the PEM
+ * once per file version: this is on every ssh SIGN_REQUEST's path. */
 static int
-fill_info(const struct identity *id, struct entry *en, struct id_info *ret)
+entry_spki(struct entry *en)
 {
+	int r;
+
+	if (en->spki != NULL)
+		return 0;
+	if ((r = pem_to_spki(en->id->public_key_pem, &en->spki, &en->spki_len)) != 0)
+		return tpmid_seterr(r, "identity '%s': tpmid.public_key is not a PEM public key",
+		    en->name);
+	return 0;
+}
+
+static int
+fill_info(struct entry *en, struct id_info *ret)
+{
+	const struct identity *id = en->id;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -650,11 +692,14 @@ fill_info(const struct identity *id, struct entry *en, struct id_info *ret)
 	ret->pin = id->pin;
 	ret->unlocked = entry_unlocked(en);
 	ret->handle = id->handle;
-	if ((r = pem_to_spki(id->public_key_pem, &ret->spki, &ret->spki_len)) != 0) {
-		r = tpmid_seterr(r, "identity '%s': tpmid.public_key is not a PEM public key",
-		    id->name);
+	if ((r = entry_spki(en)) != 0)
+		goto out;
+	if ((ret->spki = malloc(en->spki_len)) == NULL) {
+		r = TPMID_E_NOMEM;
 		goto out;
 	}
+	memcpy(ret->spki, en->spki, en->spki_len);
+	ret->spki_len = en->spki_len;
 	if ((r = dup_opt(id->cert_pem, &ret->cert_pem)) != 0 ||
 	    (r = dup_opt(id->ca_pem, &ret->ca_pem)) != 0 ||
 	    (r = dup_opt(id->ssh_cert, &ret->ssh_cert)) != 0)
@@ -674,51 +719,52 @@ engine_info(struct engine *e, const char *name, struct id_info *ret)
 	memset(ret, 0, sizeof(*ret));
 	if ((r = get_entry(e, name, &en)) != 0)
 		return r;
-	return fill_info(en->id, en, ret);
+	return fill_info(en, ret);
 }
 
+/* List through the entry cache: each file is stat()ed and only re-read when
+ * it changed, so listing 100 identities (every ssh login asks) costs 100
+ * stats, not 100 parses. */
 int
 engine_list(struct engine *e, struct id_info **ret, size_t *ret_n)
 {
 	struct store_entry *se = NULL;
 	struct id_info *a = NULL;
-	size_t n = 0, i;
+	struct entry *en;
+	size_t n = 0, i, k = 0;
 	int r;
 
 	*ret = NULL;
 	*ret_n = 0;
-	if ((r = store_list(e->store, &se, &n)) != 0)
+	if ((r = store_list_names(e->store, &se, &n)) != 0)
 		return r;
 	if (n > 0 && (a = calloc(n, sizeof(*a))) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if (se[i].id != NULL) {
-			r = fill_info(se[i].id, entry_find(e, se[i].name), &a[i]);
-			if (r == TPMID_E_NOMEM)
-				goto out;
-			if (r == 0)
-				continue;
-			/* A parsed file whose public key is unusable is as
-			 * malformed as one that did not parse. */
-			snprintf(a[i].name, sizeof(a[i].name), "%s", se[i].name);
-			if ((a[i].error = strdup(tpmid_errmsg(r))) == NULL) {
+		r = get_entry(e, se[i].name, &en);
+		if (r == TPMID_E_NOENT) /* deleted while we looked */
+			continue;
+		if (r == 0)
+			r = fill_info(en, &a[k]);
+		if (r == TPMID_E_NOMEM)
+			goto out;
+		if (r != 0) {
+			/* A file that does not parse, or whose public key is
+			 * unusable, is listed with what is wrong with it. */
+			memset(&a[k], 0, sizeof(a[k]));
+			snprintf(a[k].name, sizeof(a[k].name), "%s", se[i].name);
+			if ((a[k].error = strdup(tpmid_errmsg(r))) == NULL) {
 				r = TPMID_E_NOMEM;
 				goto out;
 			}
-			continue;
 		}
-		snprintf(a[i].name, sizeof(a[i].name), "%s", se[i].name);
-		a[i].error = strdup(se[i].error ? se[i].error : tpmid_strerror(se[i].err));
-		if (a[i].error == NULL) {
-			r = TPMID_E_NOMEM;
-			goto out;
-		}
+		k++;
 	}
 	r = 0;
 	*ret = a;
-	*ret_n = n;
+	*ret_n = k;
 	a = NULL;
 out:
 	id_info_free_array(a, n);
@@ -857,8 +903,12 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 			(void)tpm_evict(e->tpm, got);
 		goto out;
 	}
-	if (ret != NULL)
-		r = fill_info(id, NULL, ret);
+	if (ret != NULL) {
+		struct entry *en;
+
+		if ((r = get_entry(e, name, &en)) == 0)
+			r = fill_info(en, ret);
+	}
 out:
 	EVP_PKEY_free(pub);
 	identity_free(id);

@@ -553,8 +553,8 @@ entry_name(const char *file, char name[static IDENTITY_NAME_MAX + 1])
 	return identity_name_valid(name);
 }
 
-int
-store_list(struct store *s, struct store_entry **ret, size_t *ret_n)
+static int
+list_dir(struct store *s, int load, struct store_entry **ret, size_t *ret_n)
 {
 	struct store_entry *e = NULL, *ne;
 	size_t n = 0, alloc = 0;
@@ -594,7 +594,7 @@ store_list(struct store *s, struct store_entry **ret, size_t *ret_n)
 			continue;
 		/* A broken file is an entry with its error, so `list` can show
 		 * it next to the good ones. */
-		if ((r = store_load(s, e[n].name, &e[n].id, NULL)) < 0) {
+		if (load && (r = store_load(s, e[n].name, &e[n].id, NULL)) < 0) {
 			if (r == TPMID_E_NOMEM)
 				goto out;
 			if (r == TPMID_E_NOENT) /* deleted while we looked */
@@ -618,4 +618,16 @@ out:
 	store_list_free(e, n);
 	closedir(d);
 	return r;
+}
+
+int
+store_list(struct store *s, struct store_entry **ret, size_t *ret_n)
+{
+	return list_dir(s, 1, ret, ret_n);
+}
+
+int
+store_list_names(struct store *s, struct store_entry **ret, size_t *ret_n)
+{
+	return list_dir(s, 0, ret, ret_n);
 }

@@ -61,6 +61,9 @@ struct store_entry {
 };
 int store_list(struct store *s, struct store_entry **ret, size_t *ret_n);
 void store_list_free(struct store_entry *e, size_t n);
+/* The same listing without reading the files: only `name` is set. For
+ * callers that keep their own stat-checked cache of parsed identities. */
+int store_list_names(struct store *s, struct store_entry **ret, size_t *ret_n);
 
 /* Directory change stamp (mtime of the directory) for rescans. */
 int store_dir_stamp(struct store *s, struct store_stamp *ret);
