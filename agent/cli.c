@@ -37,6 +37,7 @@ static const struct {
 	{ "unlock", cmd_unlock, "give the agent an identity's PIN" },
 	{ "lock", cmd_lock, "make the agent forget held PINs" },
 	{ "status", cmd_status, "show the agent or TPM status" },
+	{ "srk", cmd_srk, "show or persist the storage root key (faster starts)" },
 };
 
 static void

@@ -77,5 +77,6 @@ int cmd_unlock(int argc, char **argv);   /* cmd_agent.c */
 int cmd_lock(int argc, char **argv);     /* cmd_agent.c */
 int cmd_status(int argc, char **argv);   /* cmd_agent.c */
 int cmd_ssh_cert(int argc, char **argv); /* cmd_ssh.c */
+int cmd_srk(int argc, char **argv);      /* cmd_srk.c */
 
 #endif

@@ -115,6 +115,12 @@ int engine_set_ssh_cert(struct engine *e, const char *name, const char *line);
 
 int engine_status(struct engine *e, struct engine_status *ret);
 
+/* The SRK's name (hex, fresh string), loading it if needed. With `persist`,
+ * first make the H-2 SRK persistent at 0x81000001 (TPMID_E_HANDLE if
+ * another object is there) so later starts skip CreatePrimary; the name is
+ * remembered in the store so only a matching persisted copy is used. */
+int engine_srk(struct engine *e, int persist, char **ret_name_hex);
+
 /* Access control: 0 if a peer with uid/gid may use identity `name` (its own
  * uid, the agent's uid, root, or listed in allowed_uids/allowed_gids),
  * TPMID_E_PERM otherwise, TPMID_E_NOENT if no such identity. */

@@ -47,5 +47,26 @@ run_ok "$TPMID" delete b
 run_ok "$TPMID" delete d
 [ -z "$(persistent | grep 0x810000[12])" ] || fail "persistent handles left: $(persistent)"
 
+# The SRK itself: persisted once at 0x81000001, then used by later starts
+# (a sign leaves only the key loaded, not a re-created primary).
+run_ok "$TPMID" keygen e
+name1=$("$TPMID" srk | sed -n 's/^name: *//p')
+[ -n "$name1" ] || fail "tpmid srk printed no name"
+run_ok "$TPMID" srk --persist
+persistent | grep -q 0x81000001 || fail "SRK not persistent at 0x81000001: $(persistent)"
+run_ok "$TPMID" srk --persist   # a matching copy: no-op
+name2=$("$TPMID" srk | sed -n 's/^name: *//p')
+[ "$name1" = "$name2" ] || fail "SRK name changed after persisting ($name1 vs $name2)"
+grep -qi "$name1" "$TPMID_STORE/.srk-name" || fail ".srk-name does not hold the SRK name"
+run_ok "$TPMID" sign e --in "$T/msg" --out "$T/e.sig"   # key made before still loads
+start_agent
+run_ok "$TPMID" sign e --in "$T/msg" --out "$T/e.sig"
+n=$(transient_count)
+[ "$n" -eq 1 ] || fail "agent with a persisted SRK holds $n transient objects (want 1: the key)"
+stop_agent
+tpm2_evictcontrol -C o -c 0x81000001 >/dev/null
+run_ok "$TPMID" sign e --in "$T/msg" --out "$T/e.sig"   # falls back to CreatePrimary
+run_ok "$TPMID" delete e
+
 check_no_transient
-pass "persist, reuse, evict"
+pass "persist, reuse, evict; persisted SRK"
