@@ -77,10 +77,15 @@ _untrack() {
 	_pids=$n
 }
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on (p and p+1 free).
+# free_port: a TCP port on 127.0.0.1 nobody listens on (p and p+1 free),
+# taken below the kernel's ephemeral range so that no outgoing connection
+# (which binds an ephemeral source port) can hold it when we bind.
 free_port() {
+	lo=10000
+	hi=$(awk '{print $1 - 2}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32766)
+	[ "$hi" -gt $((lo + 1000)) ] || hi=32766
 	for _ in $(seq 200); do
-		p=$(( (RANDOM << 15 | RANDOM) % 30000 + 20000 ))
+		p=$(( (RANDOM << 15 | RANDOM) % (hi - lo) + lo ))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
 		   ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; then
 			echo "$p"
