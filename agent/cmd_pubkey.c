@@ -40,7 +40,7 @@ spki_to_pem(const uint8_t *spki, size_t len, char **ret)
 	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(bio, pk) != 1 ||
 	    (n = BIO_get_mem_data(bio, &data)) <= 0)
 		goto out;
-	if ((*ret = strndup(data, (size_t)n)) != NULL)
+	if ((*ret = strdup_n(data, (size_t)n)) != NULL)
 		r = 0;
 out:
 	BIO_free(bio);

@@ -812,7 +812,7 @@ pkey_to_pem(EVP_PKEY *pk, char **ret)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	if ((*ret = strndup(p, (size_t)n)) == NULL)
+	if ((*ret = strdup_n(p, (size_t)n)) == NULL)
 		r = TPMID_E_NOMEM;
 out:
 	BIO_free(bio);

@@ -280,7 +280,7 @@ x509_csr_make(const uint8_t *spki, size_t spki_len, enum identity_alg alg,
 	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_REQ(bio, req) != 1 ||
 	    (n = BIO_get_mem_data(bio, &data)) <= 0)
 		goto out;
-	if ((*ret_pem = strndup(data, (size_t)n)) == NULL)
+	if ((*ret_pem = strdup_n(data, (size_t)n)) == NULL)
 		goto out;
 	r = 0;
 out:
@@ -313,7 +313,7 @@ bio_to_str(BIO *bio, char **ret)
 	*ret = NULL;
 	if ((n = BIO_get_mem_data(bio, &data)) <= 0)
 		return TPMID_E_NOMEM;
-	if ((*ret = strndup(data, (size_t)n)) == NULL)
+	if ((*ret = strdup_n(data, (size_t)n)) == NULL)
 		return TPMID_E_NOMEM;
 	return 0;
 }

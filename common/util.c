@@ -177,6 +177,19 @@ write_all(int fd, const void *p, size_t len)
 }
 
 char *
+strdup_n(const void *p, size_t n)
+{
+	char *s;
+
+	if (n == SIZE_MAX || (s = malloc(n + 1)) == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+char *
 hex_encode(const uint8_t *p, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";

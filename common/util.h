@@ -44,6 +44,11 @@ int read_fd(int fd, size_t max, uint8_t **ret, size_t *ret_len);
 /* Write all bytes, retrying on EINTR/short writes. */
 int write_all(int fd, const void *p, size_t len);
 
+/* Copy exactly `n` bytes and NUL-terminate. Unlike strndup() it never
+ * reads past `n`: for buffers that are not strings (BIO memory, ASN.1
+ * string data). Returns NULL on allocation failure. */
+char *strdup_n(const void *p, size_t n);
+
 /* Lower-case hex encoding; returns NUL-terminated fresh string or NULL. */
 char *hex_encode(const uint8_t *p, size_t len);
 /* Hex decoding (either case, even length); TPMID_E_FORMAT otherwise. */

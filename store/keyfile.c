@@ -321,7 +321,7 @@ keyfile_parse_der(const uint8_t *der, size_t len, struct keyfile **ret)
 			r = tpmid_seterr(TPMID_E_FORMAT, "TSS2 key: description contains a NUL");
 			goto out;
 		}
-		if ((k->description = strndup((const char *)d, dlen)) == NULL) {
+		if ((k->description = strdup_n((const char *)d, dlen)) == NULL) {
 			r = TPMID_E_NOMEM;
 			goto out;
 		}
@@ -553,7 +553,7 @@ keyfile_to_pem(const struct keyfile *k, char **ret_pem)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	if ((pem = strndup(mem, (size_t)mem_len)) == NULL) {
+	if ((pem = strdup_n(mem, (size_t)mem_len)) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
