@@ -149,7 +149,7 @@ cli_stdout_is_tty(void)
 int
 cli_write_output(const char *path, const void *p, size_t len, unsigned mode, int no_clobber)
 {
-	char *tmp = NULL;
+	char *tmp = NULL, *real = NULL;
 	struct stat st;
 	int fd = -1, r;
 
@@ -160,6 +160,25 @@ cli_write_output(const char *path, const void *p, size_t len, unsigned mode, int
 	}
 	if (no_clobber && lstat(path, &st) == 0)
 		return tpmid_seterr(TPMID_E_EXISTS, "%s exists (use --force to replace it)", path);
+	/* A device, FIFO or socket (/dev/null, /dev/stdout, a pipe) is written
+	 * in place: renaming a file over it would replace the device node. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return tpmid_seterr(TPMID_E_IO, "%s: is a directory", path);
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+			return tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
+		r = write_all(fd, p, len);
+		if (close(fd) != 0 && r == 0)
+			r = TPMID_E_IO;
+		return r == 0 ? 0 : tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
+	}
+	/* A symlink to a regular file: replace the file it points to, not the
+	 * link. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		if ((real = realpath(path, NULL)) == NULL)
+			return tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
+		path = real;
+	}
 	/* Temp file + rename: a reader never sees half a key or signature. */
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
 		return TPMID_E_NOMEM;
@@ -196,6 +215,7 @@ out:
 	if (r != 0)
 		unlink(tmp);
 	free(tmp);
+	free(real);
 	return r;
 }
 

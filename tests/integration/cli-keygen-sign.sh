@@ -71,5 +71,26 @@ run_ok "$TPMID" delete kp384
 expect_status 1 "$TPMID" sign kp384 --in "$T/msg" --out "$T/sig"
 grep -q "kp384" "$T/err" || fail "sign after delete: $(cat "$T/err")"
 
+# --out to something that is not a regular file is written in place, never
+# replaced by a rename (this once turned /dev/null into a regular file). A
+# FIFO stands in for a device so a regression cannot harm the machine.
+"$TPMID" pubkey kp256 >"$T/pub.pem"
+mkfifo "$T/fifo"
+cat "$T/fifo" >"$T/fifo.out" &
+reader=$!
+run_ok "$TPMID" sign kp256 --in "$T/msg" --out "$T/fifo"
+wait "$reader"
+[ -p "$T/fifo" ] || fail "--out replaced a FIFO with a regular file"
+openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/fifo.out" "$T/msg" >/dev/null ||
+	fail "signature written through a FIFO does not verify"
+# A symlink: the file it points to gets the output, the link stays a link.
+: >"$T/real.sig"
+ln -s "$T/real.sig" "$T/link.sig"
+run_ok "$TPMID" sign kp256 --in "$T/msg" --out "$T/link.sig"
+[ -L "$T/link.sig" ] || fail "--out replaced a symlink"
+openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/real.sig" "$T/msg" >/dev/null ||
+	fail "signature written through a symlink does not verify"
+expect_status 1 "$TPMID" sign kp256 --in "$T/msg" --out "$T"
+
 check_no_transient
 pass "keygen/sign/verify for P-256 and P-384"
