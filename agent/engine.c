@@ -454,6 +454,16 @@ load_key(struct engine *e, struct entry *en)
 		tpmid_err_prefix("identity '%s': tpmid.key", id->name);
 		goto out;
 	}
+	/* "auth": "none" on a key that has an auth value (emptyAuth FALSE)
+	 * would be signed with the empty password, and on a DA-protected key
+	 * every such sign costs a dictionary-attack try. Refuse before the
+	 * TPM sees it (get_entry unloads when "auth" changes, so loading is
+	 * the one place to check). */
+	if (kf != NULL && !id->pin && !kf->empty_auth) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "identity '%s': \"auth\" is \"none\" but its key "
+		    "has an auth value (emptyAuth is false); set \"auth\": \"pin\"", id->name);
+		goto out;
+	}
 	if (id->handle != 0) {
 		r = tpm_load_persistent(t, id->handle, kf ? kf->pub : NULL, kf ? kf->pub_len : 0,
 		    &en->key);
@@ -540,7 +550,14 @@ engine_sign_digest(struct engine *e, const char *name, const uint8_t *digest,
 		    want, digest_len);
 	if ((r = pick_pin(en, pin, &use)) != 0)
 		return r;
-	return sign_entry(e, en, digest, digest_len, use, ret_der, ret_len);
+	r = sign_entry(e, en, digest, digest_len, use, ret_der, ret_len);
+	/* A held PIN the TPM rejects (the key's auth was changed behind our
+	 * back) must not be replayed: every later sign would cost another
+	 * dictionary-attack try until lockout. Forget it; the user unlocks
+	 * again. */
+	if (r == TPMID_E_BADPIN && use != NULL && use == en->pin)
+		entry_drop_pin(en);
+	return r;
 }
 
 int
@@ -1122,6 +1139,8 @@ int
 engine_delete(struct engine *e, const char *name)
 {
 	struct entry *en = NULL;
+	struct keyfile *kf = NULL;
+	struct tpm_key *k = NULL;
 	struct tpm *t;
 	uint32_t handle = 0;
 	int r;
@@ -1131,20 +1150,45 @@ engine_delete(struct engine *e, const char *name)
 		return r;
 	/* A malformed file can still be deleted; only a parsed one can tell
 	 * us about a persistent handle. */
-	if (r == 0)
+	if (r == 0) {
 		handle = en->id->handle;
+		/* The key's public area, to check that the object at the
+		 * handle is still this identity's before evicting it. */
+		if (handle != 0 && en->id->key_pem != NULL &&
+		    keyfile_parse_pem(en->id->key_pem, strlen(en->id->key_pem), &kf) != 0)
+			kf = NULL;
+	}
 	tpmid_clearerr();
 	entry_remove(e, name);
 	if (handle != 0) {
 		if ((r = engine_tpm(e, &t)) != 0)
-			return r;
-		r = tpm_evict(t, handle);
-		if (r != 0 && r != TPMID_E_NOENT) {
-			tpmid_err_prefix("evicting 0x%08x", handle);
-			return r;
+			goto out;
+		/* The key may have been evicted behind our back and the handle
+		 * reused by another identity or program: never evict an object
+		 * that is not this identity's key. */
+		if (kf != NULL) {
+			r = tpm_load_persistent(t, handle, kf->pub, kf->pub_len, &k);
+			tpm_key_free(t, k);
+			if (r == TPMID_E_MISMATCH || r == TPMID_E_NOENT) {
+				tpmid_clearerr();
+				handle = 0;
+			} else if (r != 0) {
+				tpmid_err_prefix("checking 0x%08x", handle);
+				goto out;
+			}
+		}
+		if (handle != 0) {
+			r = tpm_evict(t, handle);
+			if (r != 0 && r != TPMID_E_NOENT) {
+				tpmid_err_prefix("evicting 0x%08x", handle);
+				goto out;
+			}
 		}
 	}
-	return store_delete(e->store, name);
+	r = store_delete(e->store, name);
+out:
+	keyfile_free(kf);
+	return r;
 }
 
 int

@@ -357,6 +357,27 @@ owner_err(TSS2_RC rc, const char *what)
 	return r;
 }
 
+/* Name = nameAlg || H_nameAlg(TPMT_PUBLIC) (Part 1 §16), computed here
+ * rather than taken from the TPM. SHA-256 only; TPMID_E_MISMATCH otherwise. */
+static int
+public_name_sha256(const TPM2B_PUBLIC *pub, TPM2B_NAME *out)
+{
+	uint8_t buf[sizeof(TPMT_PUBLIC)];
+	size_t off = 0;
+	unsigned int dlen = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (pub->publicArea.nameAlg != TPM2_ALG_SHA256)
+		return TPMID_E_MISMATCH;
+	if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
+	    !EVP_Digest(buf, off, out->name + 2, &dlen, EVP_sha256(), NULL))
+		return tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
+	out->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
+	out->name[1] = (uint8_t)TPM2_ALG_SHA256;
+	out->size = (UINT16)(2 + dlen);
+	return 0;
+}
+
 /* Use the persisted SRK copy only when its name equals the H-2 name we
  * were told (DESIGN.md: the public area alone cannot tell H-2 apart). */
 static int
@@ -364,7 +385,7 @@ srk_try_persistent(struct tpm *t)
 {
 	ESYS_TR tr = ESYS_TR_NONE;
 	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_NAME name;
+	TPM2B_NAME name, pub_name;
 	TSS2_RC rc;
 	int r;
 
@@ -385,6 +406,17 @@ srk_try_persistent(struct tpm *t)
 	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
+		goto out;
+	}
+	/* The public area salts every PIN session (and ESAPI keeps it for
+	 * the keygen/import sessions), yet it came from a second round trip
+	 * that nothing above ties to the name just checked: an interposer
+	 * could answer it with its own key and learn the session key. Bind
+	 * it to the hint by hashing it ourselves. */
+	if (public_name_sha256(pub, &pub_name) != 0 ||
+	    timingsafe_memeq(pub_name.name, pub_name.size, t->hint, t->hint_len) != 0) {
+		r = tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
+		    "returned does not match its name (TPM replies altered on the way?)");
 		goto out;
 	}
 	t->srk = tr;

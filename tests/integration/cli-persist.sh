@@ -43,6 +43,17 @@ persistent | grep -q 0x81000010 && fail "0x81000010 still persistent after delet
 # The next --persist reuses the first free handle.
 run_ok "$TPMID" keygen d --persist
 grep -q '"handle": *"0x81000010"' "$TPMID_STORE/d.json" || fail "first free handle not reused"
+# A handle evicted behind tpmid's back and reused: deleting the old
+# identity must not evict the object that now sits there.
+run_ok "$TPMID" keygen x --persist=0x81000030
+tpm2_evictcontrol -C o -c 0x81000030 >/dev/null
+run_ok "$TPMID" keygen y --persist=0x81000030
+run_ok "$TPMID" delete x
+persistent | grep -q 0x81000030 || fail "deleting x evicted y's key at 0x81000030"
+[ ! -e "$TPMID_STORE/x.json" ] || fail "delete left x.json"
+run_ok "$TPMID" sign y --in "$T/msg" --out "$T/y.sig"
+run_ok "$TPMID" delete y
+persistent | grep -q 0x81000030 && fail "0x81000030 still persistent after delete y"
 run_ok "$TPMID" delete b
 run_ok "$TPMID" delete d
 [ -z "$(persistent | grep 0x810000[12])" ] || fail "persistent handles left: $(persistent)"

@@ -75,5 +75,14 @@ expect_status 1 "$TPMID" keygen p3 --pin-file "$T/empty"
 run_ok "$TPMID" keygen p4 --no-pin
 grep -q '"auth": *"none"' "$TPMID_STORE/p4.json" || fail "--no-pin key has auth"
 
+# "auth": "none" on a key that has an auth value: refused before the TPM
+# is asked with an empty password (a dictionary-attack try on this key).
+cp "$TPMID_STORE/p.json" "$T/p.json.bak"
+sed -i 's/"auth": *"pin"/"auth": "none"/' "$TPMID_STORE/p.json"
+expect_status 1 "$TPMID" sign p --in "$T/msg" --out "$T/sig"
+grep -q "emptyAuth is false" "$T/err" || fail "auth none on a PIN key: $(cat "$T/err")"
+cp "$T/p.json.bak" "$TPMID_STORE/p.json"
+run_ok "$TPMID" sign p --pin-file "$T/pin" --in "$T/msg" --out "$T/sig"
+
 check_no_transient
 pass "PIN keys: right, wrong, file, stdin, askpass, missing"
