@@ -47,6 +47,14 @@
  * connections stay small. */
 #define CONN_BUF_KEEP (16 * 1024)
 #define ACCEPT_PER_TURN 16
+/* Peers other than the agent's uid and root (group tpmid on a system
+ * agent, uids an identity allows) share the table with the owner: without
+ * a bound one such uid could hold every slot open (a byte every idle
+ * period is enough) and lock the owner and everybody else out. They get at
+ * most CONN_PER_UID_MAX connections per uid, and never the last
+ * CONN_OWNER_RESERVE slots. */
+#define CONN_OWNER_RESERVE 16
+#define CONN_PER_UID_MAX 32
 
 struct conn {
 	int fd;
@@ -329,6 +337,21 @@ new_inbuf(void)
 	return b;
 }
 
+/* May a new connection from `uid` take a slot (see CONN_OWNER_RESERVE)? */
+static int
+conn_slot_for(const struct agent *a, uid_t uid)
+{
+	size_t i, mine = 0;
+
+	if (uid == 0 || uid == a->d.agent_uid)
+		return 1;
+	if (a->nconns >= AGENT_MAX_CONNS - CONN_OWNER_RESERVE)
+		return 0;
+	for (i = 0; i < a->nconns; i++)
+		mine += a->conns[i]->peer.uid == uid;
+	return mine < CONN_PER_UID_MAX;
+}
+
 static void
 do_accept(struct agent *a)
 {
@@ -353,12 +376,12 @@ do_accept(struct agent *a)
 			close(fd);
 			continue;
 		}
-		if (a->nconns >= AGENT_MAX_CONNS) {
+		if (a->nconns >= AGENT_MAX_CONNS || !conn_slot_for(a, cr.uid)) {
 			t = now();
 			if (ms_between(a->last_full_warn, t) > 10000 ||
 			    a->last_full_warn.tv_sec == 0) {
-				log_warn("%d connections open; refusing uid %u pid %ld",
-				    AGENT_MAX_CONNS, (unsigned)cr.uid, (long)cr.pid);
+				log_warn("%zu connections open; refusing uid %u pid %ld",
+				    a->nconns, (unsigned)cr.uid, (long)cr.pid);
 				a->last_full_warn = t;
 			}
 			close(fd);

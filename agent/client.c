@@ -80,7 +80,14 @@ client_connect(const char *path, struct client **ret)
 		goto out;
 	}
 	memcpy(sa.sun_path, path, strlen(path));
-	if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = strdup(path)) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	/* calloc() leaves fd 0: client_free() on the error path below must
+	 * not close the caller's standard input. */
+	c->fd = -1;
+	if ((c->path = strdup(path)) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
@@ -219,6 +226,9 @@ client_call(struct client *c, const struct proto_request *q, struct proto_reply 
 		goto out;
 	}
 	if ((body = malloc(len)) == NULL) {
+		/* The reply stays unread in the socket: the next call would
+		 * take its body for a length prefix. */
+		client_broken(c);
 		r = TPMID_E_NOMEM;
 		goto out;
 	}

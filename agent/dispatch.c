@@ -69,12 +69,30 @@ reply_failure(struct tbuf *reply, int err, const char *msg)
 	return proto_put_failure(reply, err, msg);
 }
 
+/* Text that came from the peer (a name not validated yet, or an engine
+ * message quoting one) may carry newlines or terminal escapes; logged raw
+ * it would let any peer that can connect forge log lines, refusals
+ * included. Copy it with control characters replaced and bounded. */
+static const char *
+log_safe(const char *s, char *buf, size_t n)
+{
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; s[i] != '\0' && i + 1 < n; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 static int
 refuse(struct tbuf *reply, const struct peer *peer, enum proto_req type, const char *name,
     int err, const char *why)
 {
-	char msg[256];
+	char msg[256], safe[IDENTITY_NAME_MAX + 16];
 
+	name = log_safe(name, safe, sizeof(safe));
 	log_warn("refused %s%s%s%s for uid %u pid %ld: %s", proto_req_name(type),
 	    name != NULL ? " '" : "", name != NULL ? name : "", name != NULL ? "'" : "",
 	    (unsigned)peer->uid, (long)peer->pid, why);
@@ -172,7 +190,8 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 {
 	struct proto_request q;
 	struct proto_reply rep;
-	const char *ext = proto_req_name(type);
+	const char *ext = proto_req_name(type), *lname;
+	char lbuf[IDENTITY_NAME_MAX + 16], mbuf[PROTO_ERRMSG_MAX];
 	size_t mark;
 	int r;
 
@@ -214,17 +233,19 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 
 	tpmid_clearerr();
 	rep.type = type;
+	lname = log_safe(q.name, lbuf, sizeof(lbuf));
 	if ((r = call_engine(d, peer, &q, &rep)) < 0) {
 		const char *msg = tpmid_errmsg(r);
 
 		log_info("%s%s%s%s for uid %u pid %ld failed: %s", ext,
-		    q.name != NULL ? " '" : "", q.name != NULL ? q.name : "",
-		    q.name != NULL ? "'" : "", (unsigned)peer->uid, (long)peer->pid, msg);
+		    lname != NULL ? " '" : "", lname != NULL ? lname : "",
+		    lname != NULL ? "'" : "", (unsigned)peer->uid, (long)peer->pid,
+		    log_safe(msg, mbuf, sizeof(mbuf)));
 		r = reply_failure(reply, r, msg);
 		goto out;
 	}
-	log_debug("%s%s%s%s for uid %u pid %ld: ok", ext, q.name != NULL ? " '" : "",
-	    q.name != NULL ? q.name : "", q.name != NULL ? "'" : "", (unsigned)peer->uid,
+	log_debug("%s%s%s%s for uid %u pid %ld: ok", ext, lname != NULL ? " '" : "",
+	    lname != NULL ? lname : "", lname != NULL ? "'" : "", (unsigned)peer->uid,
 	    (long)peer->pid);
 
 	mark = tbuf_len(reply);

@@ -6,7 +6,8 @@
  *    OpenSSH certificate (PROTOCOL.certkeys) as a second entry.
  *  - SIGN_REQUEST (section 3.6): ECDSA over SHA-256 (P-256) or SHA-384
  *    (P-384), RFC 5656 section 6.2.1, signed in the TPM.
- *  - LOCK/UNLOCK (section 3.7): passphrase compared in constant time;
+ *  - LOCK/UNLOCK (section 3.7): owner and root only; passphrase compared
+ *    in constant time;
  *    after a failed UNLOCK further tries are refused for a growing delay
  *    (without sleeping: the event loop serves everyone else meanwhile).
  *  - ADD_* / REMOVE_* / smartcard messages (sections 3.2, 3.3, 3.5):
@@ -444,6 +445,23 @@ ts_before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+/* LOCK and UNLOCK change state that every peer shares (a locked agent
+ * signs for nobody), so, like lock@tpmid and unlock@tpmid, they are for the
+ * agent's owner and root only (PROTOCOL.md "Access"). Without this a peer
+ * admitted by the socket mode (group tpmid) or by an identity's
+ * allowed_uids could lock the agent with a passphrase the owner does not
+ * know, or keep the owner out with wrong UNLOCKs that arm the delay. */
+static int
+peer_may_lock(const struct dispatch_ctx *d, const struct peer *peer, const char *what)
+{
+	if (peer->uid == 0 || peer->uid == d->agent_uid)
+		return 1;
+	log_warn("refused ssh-agent %s for uid %u pid %ld: permission denied "
+	    "(only the agent's owner and root may do this)", what, (unsigned)peer->uid,
+	    (long)peer->pid);
+	return 0;
+}
+
 static int
 process_lock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req,
     struct tbuf *reply)
@@ -455,6 +473,8 @@ process_lock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req,
 	if ((r = tbuf_get_string_direct(req, &pass, &pass_len)) < 0 ||
 	    (r = tbuf_expect_end(req)) < 0)
 		return r;
+	if (!peer_may_lock(d, peer, "lock"))
+		return reply_failure(reply);
 	/* Locking a locked agent fails (a second LOCK must not replace the
 	 * passphrase of the first). */
 	if (d->locked || pass_len > SSHAGENT_LOCK_PASS_MAX) {
@@ -484,6 +504,8 @@ process_unlock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req
 	if ((r = tbuf_get_string_direct(req, &pass, &pass_len)) < 0 ||
 	    (r = tbuf_expect_end(req)) < 0)
 		return r;
+	if (!peer_may_lock(d, peer, "unlock"))
+		return reply_failure(reply);
 	if (!d->locked || d->lock_pass == NULL)
 		return reply_failure(reply);
 	clock_gettime(CLOCK_MONOTONIC, &now);

@@ -88,6 +88,71 @@ grep -Eq "refused delete@tpmid 'shared' for uid 65534 pid [0-9]+" "$T/agent.log"
 	fail "delete refusal not logged"
 pass "uid 65534 may not use other identities nor manage any"
 
+# Raw ssh-agent frames from uid 65534: LOCK and UNLOCK change what every
+# peer gets, so they are the owner's (like lock@tpmid); a peer name with a
+# newline must not forge a log line; one uid cannot take every connection.
+cat >"$T/bin/rawagent.py" <<'PY'
+import socket, struct, sys, time
+path, what = sys.argv[1], sys.argv[2]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+def call(s, body):
+    s.sendall(struct.pack(">I", len(body)) + body)
+    hdr = b""
+    while len(hdr) < 4:
+        c = s.recv(4 - len(hdr))
+        if not c:
+            return None
+        hdr += c
+    n, = struct.unpack(">I", hdr)
+    data = b""
+    while len(data) < n:
+        c = s.recv(n - len(data))
+        if not c:
+            return None
+        data += c
+    return data
+def sstr(b):
+    return struct.pack(">I", len(b)) + b
+if what == "lock":      # SSH_AGENTC_LOCK
+    print(call(conn(), b"\x16" + sstr(b"pw"))[0])
+elif what == "unlock":  # SSH_AGENTC_UNLOCK
+    print(call(conn(), b"\x17" + sstr(b"pw"))[0])
+elif what == "inject":  # delete@tpmid with a newline in the name
+    print(call(conn(), b"\x1b" + sstr(b"delete@tpmid") + sstr(b"x\nFORGED line"))[0])
+elif what == "flood":   # how many of 48 connections are served?
+    socks, ok = [conn() for _ in range(48)], 0
+    time.sleep(0.5)
+    for s in socks:
+        try:
+            ok += call(s, b"\x0b") is not None   # REQUEST_IDENTITIES
+        except OSError:
+            pass
+    print(ok)
+PY
+chmod 755 "$T/bin/rawagent.py"
+# A python3 that uid 65534 can run (a pyenv shim under /root is not one).
+nobody_py=
+for c in "$(command -v python3)" /usr/bin/python3 /usr/local/bin/python3; do
+	if [ -x "$c" ] && as_nobody "$c" -c '' 2>/dev/null; then nobody_py=$c; break; fi
+done
+[ -n "$nobody_py" ] || fail "no python3 that uid 65534 can run"
+raw() { as_nobody "$nobody_py" "$T/bin/rawagent.py" "$TPMID_SOCKET" "$@"; }
+[ "$(raw lock)" = 5 ] || fail "uid 65534 could lock the agent with SSH_AGENTC_LOCK"
+run_ok "$TPMID" sign shared --in "$T/nobody/msg" --out "$T/sig.owner"
+[ "$(raw unlock)" = 5 ] || fail "uid 65534 got an answer other than FAILURE to UNLOCK"
+grep -Eq "refused ssh-agent lock for uid 65534 pid [0-9]+" "$T/agent.log" ||
+	fail "ssh-agent lock refusal not logged"
+[ "$(raw inject)" = 28 ] || fail "delete@tpmid from uid 65534 not refused"
+grep -q "^FORGED" "$T/agent.log" && fail "a peer-supplied name forged a log line"
+n=$(raw flood)
+[ "$n" -le 32 ] || fail "uid 65534 holds $n connections (cap 32)"
+[ "$n" -ge 1 ] || fail "uid 65534 got no connection at all"
+pass "ssh-agent LOCK/UNLOCK owner-only, names sanitized in logs, per-uid connection cap ($n)"
+
 stop_agent
 check_no_transient
 pass "clean stop"
