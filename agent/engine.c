@@ -75,31 +75,6 @@ struct attempt {
 	int rounds;
 };
 
-void
-id_info_clear(struct id_info *i)
-{
-	if (i == NULL)
-		return;
-	free(i->spki);
-	free(i->cert_pem);
-	free(i->ca_pem);
-	free(i->ssh_cert);
-	free(i->error);
-	memset(i, 0, sizeof(*i));
-}
-
-void
-id_info_free_array(struct id_info *a, size_t n)
-{
-	size_t i;
-
-	if (a == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		id_info_clear(&a[i]);
-	free(a);
-}
-
 static time_t
 now_mono(void)
 {

@@ -75,17 +75,32 @@ proto_request_clear(struct proto_request *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Free the fields of an id_info we decoded ourselves (same contract as
- * id_info_clear(), kept local so the codec does not depend on the engine). */
-static void
-info_clear(struct id_info *i)
+/* struct id_info is what travels on the wire, so its lifecycle lives with
+ * the codec: the engine, the agent, the CLI and the PKCS#11 shim all free
+ * it here (declared in engine.h). */
+void
+id_info_clear(struct id_info *i)
 {
+	if (i == NULL)
+		return;
 	free(i->spki);
 	free(i->cert_pem);
 	free(i->ca_pem);
 	free(i->ssh_cert);
 	free(i->error);
 	memset(i, 0, sizeof(*i));
+}
+
+void
+id_info_free_array(struct id_info *a, size_t n)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		id_info_clear(&a[i]);
+	free(a);
 }
 
 void
@@ -96,9 +111,9 @@ proto_reply_clear(struct proto_reply *r)
 	if (r == NULL)
 		return;
 	for (k = 0; k < r->n_list; k++)
-		info_clear(&r->list[k]);
+		id_info_clear(&r->list[k]);
 	free(r->list);
-	info_clear(&r->info);
+	id_info_clear(&r->info);
 	free(r->json);
 	free(r->der);
 	explicit_bzero(&r->status, sizeof(r->status));
@@ -412,7 +427,7 @@ proto_get_id_info(struct tbuf *in, struct id_info *ret)
 	*ret = i;
 	return 0;
 out:
-	info_clear(&i);
+	id_info_clear(&i);
 	return r;
 }
 
