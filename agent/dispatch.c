@@ -217,6 +217,15 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 			    "permission denied: not in the identity's allowed_uids/allowed_gids");
 			goto out;
 		}
+		if (r < 0 && !peer_is_admin(d, peer)) {
+			/* Only the owner learns why ("no identity 'x' in
+			 * /path", a malformed file): anyone else gets the same
+			 * answer for a missing identity as for a forbidden one,
+			 * so names and the store path cannot be probed. */
+			r = refuse(reply, peer, type, q.name, TPMID_E_PERM,
+			    "permission denied: not in the identity's allowed_uids/allowed_gids");
+			goto out;
+		}
 		if (r < 0) {
 			r = reply_failure(reply, r, tpmid_errmsg(r));
 			goto out;

@@ -8,6 +8,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -1325,6 +1328,34 @@ engine_status(struct engine *e, struct engine_status *ret)
 	return 0;
 }
 
+/* Whether `uid` is a member of `want` through its supplementary groups
+ * (SO_PEERCRED only carries the primary gid), looked up in the group
+ * database as login would have set them. */
+static int
+uid_in_group(uid_t uid, gid_t primary, gid_t want)
+{
+	struct passwd pw, *pwp = NULL;
+	gid_t small[64], *groups = small;
+	int i, n = (int)ELEMENTSOF(small), found = 0;
+	char buf[4096];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+		return 0;
+	if (getgrouplist(pw.pw_name, primary, groups, &n) < 0) {
+		/* n now holds the number needed. */
+		if (n <= 0 || n > NGROUPS_MAX ||
+		    (groups = calloc((size_t)n, sizeof(*groups))) == NULL)
+			return 0;
+		if (getgrouplist(pw.pw_name, primary, groups, &n) < 0)
+			n = 0;
+	}
+	for (i = 0; i < n && !found; i++)
+		found = groups[i] == want;
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
 int
 engine_check_access(struct engine *e, const char *name, uid_t uid, gid_t gid)
 {
@@ -1340,7 +1371,8 @@ engine_check_access(struct engine *e, const char *name, uid_t uid, gid_t gid)
 		if (en->id->allowed_uids[i] == uid)
 			return 0;
 	for (i = 0; i < en->id->n_allowed_gids; i++)
-		if (en->id->allowed_gids[i] == gid)
+		if (en->id->allowed_gids[i] == gid || uid_in_group(uid, gid,
+		    en->id->allowed_gids[i]))
 			return 0;
 	return tpmid_seterr(TPMID_E_PERM, "uid %u may not use identity '%s'", (unsigned)uid,
 	    name);

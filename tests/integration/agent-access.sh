@@ -47,6 +47,19 @@ nobody list >"$T/list" 2>"$T/err" || fail "list for uid 65534 failed: $(cat "$T/
 [ "$(tail -n +2 "$T/list" | wc -l)" -eq 0 ] || fail "uid 65534 sees identities: $(cat "$T/list")"
 pass "uid 65534 refused: $(head -n 1 "$T/err.refused")"
 
+# A missing identity looks the same as a forbidden one to a non-owner: no
+# probing of names or of the store's path.
+set +e
+nobody pubkey no-such-identity >/dev/null 2>"$T/err.missing"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "uid 65534: pubkey of a missing identity exited $rc"
+grep -qi "permission denied" "$T/err.missing" || fail "missing identity not answered as a refusal: $(cat "$T/err.missing")"
+grep -q "$TPMID_STORE" "$T/err.missing" && fail "the store path leaked to uid 65534: $(cat "$T/err.missing")"
+"$TPMID" pubkey no-such-identity 2>"$T/err.owner" && fail "owner: missing identity succeeded"
+grep -q "no identity 'no-such-identity'" "$T/err.owner" || fail "owner lost the precise error: $(cat "$T/err.owner")"
+
+
 # Allow uid 65534 on 'shared' by editing the identity file by hand.
 python3 - "$TPMID_STORE/shared.json" <<'PY'
 import json, os, sys
@@ -66,6 +79,26 @@ nobody list >"$T/list"
 grep -q '^shared ' "$T/list" || fail "uid 65534 does not see 'shared': $(cat "$T/list")"
 grep -q '^private ' "$T/list" && fail "uid 65534 sees 'private'"
 pass "allowed_uids [65534] lets uid 65534 use 'shared' only"
+
+# allowed_gids: the peer's group (SO_PEERCRED's gid) grants access too.
+python3 - "$TPMID_STORE/shared.json" <<'PY'
+import json, os, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["tpmid"].pop("allowed_uids", None)
+d["tpmid"]["allowed_gids"] = [4242]
+tmp = p + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(d, f, indent=2)
+os.chmod(tmp, 0o600)
+os.rename(tmp, p)
+PY
+HOME="$T/nobody" setpriv --reuid=65534 --regid=4242 --clear-groups -- \
+	"$T/bin/tpmid" --socket "$TPMID_SOCKET" sign shared --in "$T/nobody/msg" --out "$T/nobody/sig3" \
+	2>"$T/err" || fail "gid 4242 in allowed_gids was refused: $(cat "$T/err")"
+nobody sign shared --in "$T/nobody/msg" --out "$T/nobody/sig4" 2>/dev/null &&
+	fail "gid 65534 may use 'shared' with allowed_gids [4242]"
+pass "allowed_gids [4242] lets gid 4242 (not 65534) use 'shared'"
 
 set +e
 nobody sign private --in "$T/nobody/msg" --out "$T/nobody/sig2" 2>"$T/err"
