@@ -41,6 +41,31 @@ done
 "$TPMID" list | grep -q '^byhand ' || fail "list does not show the copied identity"
 pass "identities added while running are served"
 
+# Changed by hand: 'added' now holds another key (the loaded one must be
+# dropped); removed by hand: no longer served. No signal needed.
+run_ok "$TPMID" keygen swap
+python3 - "$TPMID_STORE" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+doc = json.load(open(os.path.join(d, "swap.json")))
+doc["tpmid"]["name"] = "added"
+tmp = os.path.join(d, ".added.tmp")
+with open(tmp, "w") as f:
+    json.dump(doc, f, indent=2)
+os.chmod(tmp, 0o600)
+os.rename(tmp, os.path.join(d, "added.json"))
+os.unlink(os.path.join(d, "swap.json"))
+PY
+"$TPMID" pubkey added >"$T/added2.pem"
+cmp -s "$T/added.pem" "$T/added2.pem" && fail "the agent still serves the old key of 'added'"
+run_ok "$TPMID" sign added --in "$T/msg" --out "$T/added2.sig"
+openssl dgst -sha256 -verify "$T/added2.pem" -signature "$T/added2.sig" "$T/msg" >/dev/null ||
+	fail "signature after the hand edit is not made with the new key"
+rm "$TPMID_STORE/added.json"
+expect_status 1 "$TPMID" sign added --in "$T/msg" --out "$T/added3.sig"
+grep -q "no identity 'added'" "$T/err" || fail "removed identity: $(cat "$T/err")"
+pass "identities changed or removed by hand are seen without a restart"
+
 # SIGHUP: rescan, keep serving.
 kill -HUP "$AGENT_PID"
 for _ in $(seq 50); do grep -q 'SIGHUP' "$T/agent.log" && break; sleep 0.1; done
