@@ -53,6 +53,8 @@ struct entry {
 	struct store_stamp stamp;
 	int stale;               /* re-read on next use (engine_rescan) */
 	struct tpm_key *key;     /* loaded (or persistent) key, NULL if not */
+	int transient;           /* key occupies a transient slot (not a
+				  * persistent handle): counts in loaded */
 	uint64_t used;           /* LRU clock value of the last use */
 	struct secret *pin;      /* held PIN (engine_unlock) */
 	time_t pin_expiry;       /* 0: until locked */
@@ -242,7 +244,9 @@ entry_unload(struct engine *e, struct entry *en)
 	if (e->tpm != NULL)
 		tpm_key_free(e->tpm, en->key);
 	en->key = NULL;
-	e->loaded--;
+	if (en->transient)
+		e->loaded--;
+	en->transient = 0;
 }
 
 static void
@@ -279,8 +283,11 @@ evict_lru(struct engine *e, const struct entry *keep)
 {
 	struct entry *en, *victim = NULL;
 
+	/* Only transient keys: unloading a persistent key's handle frees no
+	 * TPM memory. */
 	for (en = e->entries; en != NULL; en = en->next)
-		if (en->key != NULL && en != keep && (victim == NULL || en->used < victim->used))
+		if (en->key != NULL && en->transient && en != keep &&
+		    (victim == NULL || en->used < victim->used))
 			victim = en;
 	if (victim == NULL)
 		return TPMID_E_NOENT;
@@ -425,8 +432,7 @@ load_key(struct engine *e, struct entry *en)
 		return 0;
 	if ((r = engine_tpm(e, &t)) != 0)
 		return r;
-	while (e->loaded >= e->max_loaded && evict_lru(e, en) == 0)
-		;
+	en->transient = 0;
 	if (id->key_pem != NULL &&
 	    (r = keyfile_parse_pem(id->key_pem, strlen(id->key_pem), &kf)) != 0) {
 		tpmid_err_prefix("identity '%s': tpmid.key", id->name);
@@ -453,15 +459,21 @@ load_key(struct engine *e, struct entry *en)
 		    id->name);
 		goto out;
 	}
+	/* A transient load takes one of the TPM's few object slots: keep
+	 * within --max-loaded by unloading the least recently used first. */
+	while (e->loaded >= e->max_loaded && evict_lru(e, en) == 0)
+		;
 	blob.pub = kf->pub;
 	blob.pub_len = kf->pub_len;
 	blob.priv = kf->priv;
 	blob.priv_len = kf->priv_len;
 	r = tpm_load(t, &blob, id->parent_name, id->parent_name_len, &en->key);
-out:
 	if (r == 0)
+		en->transient = 1;
+out:
+	if (r == 0 && en->transient)
 		e->loaded++;
-	else
+	else if (r != 0)
 		en->key = NULL;
 	keyfile_free(kf);
 	return r;

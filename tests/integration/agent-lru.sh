@@ -36,3 +36,22 @@ log "agent RSS with 100 identities after 200 signs: ${rss:-unknown}"
 stop_agent
 check_no_transient
 pass "clean stop"
+
+# Persistent keys occupy no transient slot: with --max-loaded 1, using a
+# persistent key must not evict the one transient key, and both keep signing.
+run_ok "$TPMID" --direct keygen pers --persist >/dev/null
+"$TPMID" --direct pubkey pers >"$T/pers.pem"
+start_agent --max-loaded 1
+for k in id1 pers id1 pers; do
+	run_ok "$TPMID" sign "$k" --in "$T/msg" --out "$T/sig"
+done
+"$TPMID" status | grep -q '^loaded keys: *1 ' || fail "status: $("$TPMID" status | grep loaded)"
+# SRK + id1 stay loaded: the persistent key's use did not flush id1.
+n=$(transient_count)
+[ "$n" -eq 2 ] || fail "$n transient objects with --max-loaded 1 after using a persistent key (want SRK + id1)"
+openssl dgst -sha256 -verify "$T/pers.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
+	fail "persistent key's signature does not verify"
+stop_agent
+run_ok "$TPMID" --direct delete pers
+check_no_transient
+pass "persistent keys do not count against --max-loaded"
