@@ -311,13 +311,22 @@ engine_recover(struct engine *e, int r, struct attempt *a, const struct entry *k
 	}
 	if (r == TPMID_E_TPM_RESET && a->resets == 0 && e->tpm != NULL) {
 		a->resets++;
-		/* Free our key objects first: after the reconnect their handles
-		 * would name nothing (or someone else's object). */
-		unload_all(e);
+		if (tpm_probe(e->tpm) == 0) {
+			/* Our SRK is still there, so the TPM was not reset: one
+			 * of our objects vanished (flushed behind our back).
+			 * Our other handles are still ours: flush them, and load
+			 * afresh. */
+			unload_all(e);
+			return 1;
+		}
+		/* A real reset (or the TPM is gone): reconnect first, which
+		 * makes every key stale, so unload_all() only frees memory.
+		 * Flushing before would hit handle numbers that, without a
+		 * resource manager, may now be another client's objects. */
 		e->tpm_resets++;
-		if (tpm_reconnect(e->tpm) != 0)
-			return 0;
-		return 1;
+		r = tpm_reconnect(e->tpm);
+		unload_all(e);
+		return r == 0;
 	}
 	return 0;
 }

@@ -327,6 +327,26 @@ tpm_reconnect(struct tpm *t)
 	return connect_tpm(t);
 }
 
+int
+tpm_probe(struct tpm *t)
+{
+	TPM2B_PUBLIC *pub = NULL;
+	TPM2B_NAME *name = NULL;
+	TSS2_RC rc;
+	int same;
+
+	if (t->esys == NULL || t->srk == ESYS_TR_NONE)
+		return TPMID_E_TPM_RESET;
+	rc = Esys_ReadPublic(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+	    &name, NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return TPMID_E_TPM_RESET;
+	same = timingsafe_memeq(name->name, name->size, t->srk_name.name, t->srk_name.size) == 0;
+	Esys_Free(pub);
+	Esys_Free(name);
+	return same ? 0 : TPMID_E_TPM_RESET;
+}
+
 /* ---- SRK ------------------------------------------------------------- */
 
 static int

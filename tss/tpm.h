@@ -67,6 +67,12 @@ void tpm_close(struct tpm *t);
  * connect again. Used after TPMID_E_TPM_RESET. */
 int tpm_reconnect(struct tpm *t);
 const char *tpm_tcti(const struct tpm *t);
+/* Whether the TPM still holds our SRK under its name, i.e. it was not reset
+ * since we loaded it. 0: still there (a TPMID_E_TPM_RESET error came from
+ * something else, e.g. a key flushed behind our back, and our other
+ * handles are still ours to flush); TPMID_E_TPM_RESET: gone, replaced or
+ * unreachable (do not flush: reconnect). */
+int tpm_probe(struct tpm *t);
 
 /* Name of the SRK (loading/creating it if needed). Pointer owned by `t`.
  * If `hint`/`hint_len` name a persisted H-2 copy known from before, the

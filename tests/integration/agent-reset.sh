@@ -64,6 +64,27 @@ resets=$("$TPMID" status | sed -n 's/^tpm resets: *//p')
 [ "${resets:-0}" -ge 1 ] || fail "status does not count the TPM reset"
 pass "signing works again with the same agent (pid $AGENT_PID, $resets reconnects)"
 
+# Not a reset: a key flushed behind the agent's back (here with
+# tpm2_flushcontext). The agent finds its SRK still in place, so it flushes
+# its own remaining objects, reloads, and does not count a TPM reset; nothing
+# is leaked.
+run_ok "$TPMID" sign r --in "$T/msg2" --out "$T/sig2"
+resets_before=$("$TPMID" status | sed -n 's/^tpm resets: *//p')
+for h in $(tpm2_getcap handles-transient | sed -n 's/^- *//p'); do
+	tpm2_flushcontext "$h" >/dev/null 2>&1 || true
+	break    # the first handle: enough to pull one object from under the agent
+done
+for k in 1 2 3; do
+	run_ok "$TPMID" sign r --in "$T/msg2" --out "$T/sig2"
+	openssl dgst -sha256 -verify "$T/r.pem" -signature "$T/sig2" "$T/msg2" >/dev/null ||
+		fail "signature after a flush behind the agent's back does not verify"
+done
+resets_after=$("$TPMID" status | sed -n 's/^tpm resets: *//p')
+n=$(transient_count)
+[ "$n" -le 2 ] || fail "$n transient objects after recovering from a foreign flush (leak)"
+log "foreign flush: resets $resets_before -> $resets_after, $n transient objects"
+pass "recovered from an object flushed behind the agent's back"
+
 stop_agent
 check_no_transient
 pass "clean stop"
