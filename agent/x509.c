@@ -33,7 +33,7 @@ next_component(const char **rest, char sep, char *out, size_t out_size, char *ra
 {
 	const char *p = *rest, *start = *rest;
 	size_t n = 0, rn;
-	int esc = 0;
+	int esc = 0, r = 0;
 
 	for (; *p != '\0'; p++) {
 		if (!esc && *p == '\\') {
@@ -43,8 +43,10 @@ next_component(const char **rest, char sep, char *out, size_t out_size, char *ra
 		if (!esc && *p == sep)
 			break;
 		esc = 0;
-		if (n + 1 >= out_size)
-			return TPMID_E_TOOBIG;
+		if (n + 1 >= out_size) {
+			r = TPMID_E_TOOBIG; /* still fill `raw` for the message */
+			break;
+		}
 		out[n++] = *p;
 	}
 	out[n] = '\0';
@@ -54,6 +56,8 @@ next_component(const char **rest, char sep, char *out, size_t out_size, char *ra
 	memcpy(raw, start, rn);
 	raw[rn] = '\0';
 	*rest = *p == '\0' ? NULL : p + 1;
+	if (r != 0)
+		return r;
 	if (esc)
 		return TPMID_E_INVAL; /* dangling backslash */
 	return 0;
@@ -76,6 +80,7 @@ int
 x509_parse_subject(const char *s, X509_NAME **ret)
 {
 	X509_NAME *nm = NULL;
+	ASN1_OBJECT *obj = NULL;
 	char comp[COMPONENT_MAX], raw[COMPONENT_MAX];
 	const char *rest = s;
 	char *eq, *key, *val;
@@ -88,8 +93,13 @@ x509_parse_subject(const char *s, X509_NAME **ret)
 		return TPMID_E_NOMEM;
 	while (rest != NULL) {
 		if ((r = next_component(&rest, ',', comp, sizeof(comp), raw, sizeof(raw))) != 0) {
-			r = tpmid_seterr(TPMID_E_INVAL, "subject component \"%s\": %s", raw,
-			    r == TPMID_E_TOOBIG ? "too long" : "ends with a lone '\\'");
+			/* Quote only the start of an overlong one, or the message
+			 * buffer cuts off the reason. */
+			r = r == TPMID_E_TOOBIG ?
+			    tpmid_seterr(TPMID_E_INVAL, "subject component \"%.32s...\": too long "
+			    "(over %d bytes)", raw, COMPONENT_MAX - 1) :
+			    tpmid_seterr(TPMID_E_INVAL, "subject component \"%s\": ends with a lone "
+			    "'\\'", raw);
 			goto out;
 		}
 		if ((eq = strchr(comp, '=')) == NULL) {
@@ -104,24 +114,30 @@ x509_parse_subject(const char *s, X509_NAME **ret)
 			r = tpmid_seterr(TPMID_E_INVAL, "subject component \"%s\": empty value", raw);
 			goto out;
 		}
-		if ((nid = OBJ_txt2nid(key)) == NID_undef) {
+		/* By name or dotted OID, including OIDs OpenSSL has no name for. */
+		if ((obj = OBJ_txt2obj(key, 0)) == NULL) {
+			ERR_clear_error();
 			r = tpmid_seterr(TPMID_E_INVAL, "subject component \"%s\": unknown attribute "
 			    "\"%s\" (use CN, O, OU, C, ST, L, DC, UID, emailAddress, serialNumber "
 			    "or an OID)", raw, key);
 			goto out;
 		}
-		if (X509_NAME_add_entry_by_NID(nm, nid, MBSTRING_UTF8, (unsigned char *)val, -1, -1,
+		nid = OBJ_obj2nid(obj);
+		if (X509_NAME_add_entry_by_OBJ(nm, obj, MBSTRING_UTF8, (unsigned char *)val, -1, -1,
 		    0) != 1) {
 			ERR_clear_error();
 			r = tpmid_seterr(TPMID_E_INVAL, "subject component \"%s\": value not allowed "
-			    "for %s%s", raw, OBJ_nid2sn(nid),
+			    "for %s%s", raw, nid != NID_undef ? OBJ_nid2sn(nid) : key,
 			    nid == NID_countryName ? " (two letters, e.g. C=DE)" : "");
 			goto out;
 		}
+		ASN1_OBJECT_free(obj);
+		obj = NULL;
 	}
 	*ret = nm;
 	nm = NULL;
 out:
+	ASN1_OBJECT_free(obj);
 	X509_NAME_free(nm);
 	return r;
 }
@@ -151,8 +167,10 @@ x509_parse_san(const char *s, GENERAL_NAMES **ret)
 		return TPMID_E_NOMEM;
 	while (rest != NULL) {
 		if ((r = next_component(&rest, ',', comp, sizeof(comp), raw, sizeof(raw))) != 0) {
-			r = tpmid_seterr(TPMID_E_INVAL, "SAN \"%s\": %s", raw,
-			    r == TPMID_E_TOOBIG ? "too long" : "ends with a lone '\\'");
+			r = r == TPMID_E_TOOBIG ?
+			    tpmid_seterr(TPMID_E_INVAL, "SAN \"%.32s...\": too long (over %d bytes)",
+			    raw, COMPONENT_MAX - 1) :
+			    tpmid_seterr(TPMID_E_INVAL, "SAN \"%s\": ends with a lone '\\'", raw);
 			goto out;
 		}
 		if ((colon = strchr(comp, ':')) == NULL) {
