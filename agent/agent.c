@@ -73,6 +73,8 @@ struct agent {
 	int sfd;                 /* signalfd */
 	char *path;              /* socket path (for logs, unlink) */
 	int bound;               /* we bound it: unlink at exit */
+	dev_t sock_dev;          /* what we bound: unlink only if the path */
+	ino_t sock_ino;          /* still names it */
 	struct conn *conns[AGENT_MAX_CONNS];
 	size_t nconns;
 	size_t rr;               /* round-robin start */
@@ -237,16 +239,48 @@ refuse_live(const char *path, pid_t pid)
 	return tpmid_seterr(TPMID_E_BUSY, "another agent is already serving %s", path);
 }
 
-int
-agent_bind(const char *path, int system_mode, int *ret_fd)
+/* Remove the socket at `path` only if it is still the one described by
+ * `bound` (st_dev/st_ino taken right after our bind): once we stopped
+ * listening, a new agent may have found our socket stale and bound its
+ * own there, and that one must not be removed. Returns 1 if removed, 0 if
+ * left (gone, or not ours any more; logged at debug), negative on error.
+ * The lstat-unlink pair is not atomic; callers narrow the window by
+ * unlinking while still listening (a live socket is never replaced). */
+static int
+unlink_if_ours(const char *path, const struct stat *bound)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT) {
+			log_debug("not removing %s: it is gone already", path);
+			return 0;
+		}
+		return tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != bound->st_dev || st.st_ino != bound->st_ino) {
+		log_debug("not removing %s: it is no longer the socket we bound "
+		    "(another agent may have replaced it)", path);
+		return 0;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return tpmid_seterr(TPMID_E_IO, "cannot remove %s: %s", path, strerror(errno));
+	return 1;
+}
+
+/* agent_bind() that also returns what it bound (lstat of the path right
+ * after bind()), for unlink_if_ours(). */
+static int
+agent_bind_st(const char *path, int system_mode, int *ret_fd, struct stat *ret_st)
 {
 	struct sockaddr_un sa;
-	struct stat st;
+	struct stat st, bst;
 	mode_t old;
 	pid_t pid;
 	int fd = -1, r, tries;
 
 	*ret_fd = -1;
+	memset(ret_st, 0, sizeof(*ret_st));
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -287,16 +321,33 @@ agent_bind(const char *path, int system_mode, int *ret_fd)
 	}
 	if (fd < 0)
 		return tpmid_seterr(TPMID_E_BUSY, "cannot bind %s: address in use", path);
+	/* Remember the inode we just created, for unlink_if_ours() at exit.
+	 * (Until listen() a second agent starting now would take it for
+	 * stale; that window is a few instructions wide.) */
+	if (lstat(path, &bst) < 0 || !S_ISSOCK(bst.st_mode)) {
+		r = tpmid_seterr(TPMID_E_IO, "%s: the socket vanished right after bind", path);
+		close(fd);
+		return r;
+	}
 	if (chmod(path, system_mode ? 0660 : 0600) < 0)
 		log_warn("%s: chmod: %s", path, strerror(errno));
 	if (listen(fd, AGENT_MAX_CONNS) < 0) {
 		r = tpmid_seterr(TPMID_E_IO, "listen on %s: %s", path, strerror(errno));
 		close(fd);
-		unlink(path);
+		(void)unlink_if_ours(path, &bst);
 		return r;
 	}
 	*ret_fd = fd;
+	*ret_st = bst;
 	return 0;
+}
+
+int
+agent_bind(const char *path, int system_mode, int *ret_fd)
+{
+	struct stat st;
+
+	return agent_bind_st(path, system_mode, ret_fd, &st);
 }
 
 /* --- connections --------------------------------------------------------- */
@@ -570,16 +621,23 @@ signals_setup(struct agent *a)
 static void
 stop_listening(struct agent *a)
 {
+	struct stat st = { .st_dev = a->sock_dev, .st_ino = a->sock_ino };
+	int r;
+
+	/* Remove the socket only if we made it: an activated socket belongs
+	 * to systemd, which may start us again on the next connection. And
+	 * only if the path still names the socket we bound: a new agent may
+	 * have replaced it. The unlink comes before the close: while we
+	 * listen, a starting agent sees a live socket and does not replace
+	 * it, so it cannot slip in between our check and our unlink. */
+	if (a->bound && a->path != NULL) {
+		if ((r = unlink_if_ours(a->path, &st)) < 0)
+			log_warn("%s", tpmid_errmsg(r));
+		a->bound = 0;
+	}
 	if (a->lfd >= 0) {
 		close(a->lfd);
 		a->lfd = -1;
-	}
-	/* Remove the socket only if we made it: an activated socket belongs
-	 * to systemd, which may start us again on the next connection. */
-	if (a->bound && a->path != NULL) {
-		if (unlink(a->path) < 0 && errno != ENOENT)
-			log_warn("cannot remove %s: %s", a->path, strerror(errno));
-		a->bound = 0;
 	}
 }
 
@@ -961,6 +1019,7 @@ agent_main(const struct agent_cfg *cfg)
 	struct agent a;
 	struct engine_cfg ecfg;
 	struct engine_status st;
+	struct stat sst;
 	struct timespec t0 = now(), t;
 	const char *store_dir = cfg->store_dir;
 	const char *s;
@@ -999,9 +1058,11 @@ agent_main(const struct agent_cfg *cfg)
 			r = TPMID_E_NOMEM;
 			goto fail;
 		}
-		if ((r = agent_bind(a.path, cfg->system, &a.lfd)) < 0)
+		if ((r = agent_bind_st(a.path, cfg->system, &a.lfd, &sst)) < 0)
 			goto fail;
 		a.bound = 1;
+		a.sock_dev = sst.st_dev;
+		a.sock_ino = sst.st_ino;
 	}
 
 	if (store_dir == NULL && cfg->system &&

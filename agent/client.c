@@ -6,10 +6,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -62,6 +64,115 @@ set_timeout(struct client *c, unsigned secs)
 	c->timeout_s = secs;
 }
 
+/* Who is listening? PINs and key material are about to be sent, so the
+ * peer is checked with SO_PEERCRED before the first byte goes out
+ * (PROTOCOL.md section 6). An agent running as our euid or as root is
+ * trusted. Any other uid is trusted only where it must have been put by
+ * that uid or root: the system agent, /run/tpmid/agent.sock owned by
+ * tpmid in a 0750 directory owned by tpmid or root (contrib/systemd).
+ * Anything else, typically a socket some other user bound in /tmp (or in
+ * a directory they made in /tmp) at the path we were told to use, is
+ * refused.
+ *
+ * For a peer uid `agent` other than ours and root's, all of these hold:
+ *   - the path (not followed: lstat) is a socket owned by `agent`;
+ *   - its directory is owned by root or `agent` and not writable by group
+ *     or others (sticky or not: other users may create names there);
+ *   - every directory above it is owned by root, `agent` or us, and is
+ *     not writable by group or others, except a sticky one (like /tmp)
+ *     whose entry on our path is owned by root or us: nobody else can
+ *     rename or replace that entry.
+ * The directory is resolved with realpath() first, so symlinks in it are
+ * judged by where they lead; the socket name itself must not be a link.
+ * Returns 0 to go on, TPMID_E_PERM with a detail naming the path, the uid
+ * and the reason, or TPMID_E_IO if the peer cannot be identified. */
+static int
+check_peer(int fd, const char *path)
+{
+	struct ucred cr;
+	socklen_t sl = sizeof(cr);
+	struct stat st;
+	char dir[PATH_MAX], real[PATH_MAX], sock[PATH_MAX + NAME_MAX + 2];
+	const char *slash, *base;
+	char *cut;
+	uid_t me = geteuid(), agent, child_uid = 0;
+	int first = 1;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0)
+		return tpmid_seterr(TPMID_E_IO, "agent socket %s: cannot identify the agent "
+		    "(SO_PEERCRED): %s", path, strerror(errno));
+	if (sl != sizeof(cr))
+		return tpmid_seterr(TPMID_E_IO, "agent socket %s: cannot identify the agent "
+		    "(short SO_PEERCRED)", path);
+	agent = cr.uid;
+	if (agent == me || agent == 0)
+		return 0;
+
+	/* Split into directory and name; the name is looked up in the
+	 * resolved directory so both checks are about the same entry. */
+	if ((slash = strrchr(path, '/')) == NULL) {
+		strcpy(dir, ".");
+		base = path;
+	} else if (slash == path) {
+		strcpy(dir, "/");
+		base = slash + 1;
+	} else {
+		/* path is shorter than sun_path, so this fits. */
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		base = slash + 1;
+	}
+	if (*base == '\0' || realpath(dir, real) == NULL)
+		return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, not "
+		    "you or root, and its directory cannot be resolved: %s", path,
+		    (unsigned)agent, *base == '\0' ? "no socket name" : strerror(errno));
+	if (snprintf(sock, sizeof(sock), "%s/%s", strcmp(real, "/") == 0 ? "" : real,
+	    base) >= (int)sizeof(sock))
+		return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: path too long", path);
+	if (lstat(sock, &st) < 0)
+		return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, not "
+		    "you or root, and the socket cannot be checked: %s", path, (unsigned)agent,
+		    strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, not "
+		    "you or root, and %s is not a socket (a link?)", path, (unsigned)agent, sock);
+	if (st.st_uid != agent)
+		return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, not "
+		    "you or root, and the socket belongs to uid %u", path, (unsigned)agent,
+		    (unsigned)st.st_uid);
+
+	/* Walk from the socket's directory up to "/". lstat: realpath gave
+	 * no links, and one appearing now is refused, not followed. */
+	for (;;) {
+		if (lstat(real, &st) < 0)
+			return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, "
+			    "not you or root, and %s cannot be checked: %s", path,
+			    (unsigned)agent, real, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, "
+			    "not you or root, and %s is not a directory", path, (unsigned)agent,
+			    real);
+		if (st.st_uid != 0 && st.st_uid != agent && (first || st.st_uid != me))
+			return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, "
+			    "not you or root, from a directory (%s) owned by uid %u", path,
+			    (unsigned)agent, real, (unsigned)st.st_uid);
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (first || !(st.st_mode & S_ISVTX) || (child_uid != 0 && child_uid != me)))
+			return tpmid_seterr(TPMID_E_PERM, "refusing agent at %s: it runs as uid %u, "
+			    "not you or root, from a directory others can write (%s)", path,
+			    (unsigned)agent, real);
+		if (strcmp(real, "/") == 0)
+			return 0;
+		child_uid = st.st_uid;
+		first = 0;
+		cut = strrchr(real, '/');
+		if (cut == real)
+			cut[1] = '\0';
+		else
+			*cut = '\0';
+	}
+}
+
 int
 client_connect(const char *path, struct client **ret)
 {
@@ -108,6 +219,8 @@ client_connect(const char *path, struct client **ret)
 			r = tpmid_seterr(TPMID_E_NOAGENT, "agent socket %s: %s", path, strerror(err));
 		goto out;
 	}
+	if ((r = check_peer(c->fd, path)) < 0)
+		goto out;
 	*ret = c;
 	c = NULL;
 	r = 0;
