@@ -39,12 +39,21 @@ struct cli_pin_opt {
 	int from_stdin;    /* --pin-stdin */
 	int prompt;        /* --pin: ask on the terminal / SSH_ASKPASS */
 };
+/* The PIN options, as getopt_long entries whose values are the CLI_PIN_*
+ * codes, so a command's switch passes its `c` straight on:
+ *   case CLI_PIN_PROMPT: case CLI_PIN_FILE: case CLI_PIN_STDIN:
+ *       r = cli_pin_opt_set(argv[0], &po, c, optarg); */
+#define CLI_PIN_FILE 'f'
+#define CLI_PIN_STDIN 's'
+#define CLI_PIN_PROMPT 'P'
+#define CLI_PIN_LONGOPTS_NOPROMPT \
+	{ "pin-file", required_argument, NULL, CLI_PIN_FILE }, \
+	{ "pin-stdin", no_argument, NULL, CLI_PIN_STDIN }
+#define CLI_PIN_LONGOPTS \
+	{ "pin", no_argument, NULL, CLI_PIN_PROMPT }, CLI_PIN_LONGOPTS_NOPROMPT
 /* Record a PIN option for `cmd`; usage error (returns 2) when a second
  * source is given. 0 otherwise. */
 int cli_pin_opt_set(const char *cmd, struct cli_pin_opt *o, int which, const char *arg);
-#define CLI_PIN_FILE 1
-#define CLI_PIN_STDIN 2
-#define CLI_PIN_PROMPT 3
 /* The PIN per `o`, or NULL when no source was given. */
 int cli_pin_get(const struct cli_pin_opt *o, const char *prompt, int confirm,
     struct secret **ret);

@@ -74,8 +74,7 @@ int
 cmd_unlock(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pin-file", required_argument, NULL, 'f' },
-		{ "pin-stdin", no_argument, NULL, 's' },
+		CLI_PIN_LONGOPTS_NOPROMPT,
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,10 +89,9 @@ cmd_unlock(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f':
-		case 's':
-			if ((r = cli_pin_opt_set(argv[0], &po, c == 'f' ? CLI_PIN_FILE : CLI_PIN_STDIN,
-			    optarg)) != 0)
+		case CLI_PIN_FILE:
+		case CLI_PIN_STDIN:
+			if ((r = cli_pin_opt_set(argv[0], &po, c, optarg)) != 0)
 				return r;
 			break;
 		case 't':

@@ -51,9 +51,7 @@ cmd_csr(int argc, char **argv)
 		{ "subject", required_argument, NULL, 'S' },
 		{ "san", required_argument, NULL, 'a' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "pin", no_argument, NULL, 'P' },
-		{ "pin-file", required_argument, NULL, 'f' },
-		{ "pin-stdin", no_argument, NULL, 's' },
+		CLI_PIN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -79,11 +77,10 @@ cmd_csr(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
-		case 'P':
-		case 'f':
-		case 's':
-			if ((r = cli_pin_opt_set(argv[0], &po, c == 'P' ? CLI_PIN_PROMPT :
-			    c == 'f' ? CLI_PIN_FILE : CLI_PIN_STDIN, optarg)) != 0)
+		case CLI_PIN_PROMPT:
+		case CLI_PIN_FILE:
+		case CLI_PIN_STDIN:
+			if ((r = cli_pin_opt_set(argv[0], &po, c, optarg)) != 0)
 				return r;
 			break;
 		case 'h':

@@ -33,9 +33,7 @@ cmd_keygen(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "curve", required_argument, NULL, 'c' },
 		{ "no-pin", no_argument, NULL, 'n' },
-		{ "pin", no_argument, NULL, 'P' },
-		{ "pin-file", required_argument, NULL, 'f' },
-		{ "pin-stdin", no_argument, NULL, 's' },
+		CLI_PIN_LONGOPTS,
 		{ "persist", optional_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -65,11 +63,10 @@ cmd_keygen(int argc, char **argv)
 		case 'n':
 			no_pin = 1;
 			break;
-		case 'P':
-		case 'f':
-		case 's':
-			if ((r = cli_pin_opt_set(argv[0], &po, c == 'P' ? CLI_PIN_PROMPT :
-			    c == 'f' ? CLI_PIN_FILE : CLI_PIN_STDIN, optarg)) != 0)
+		case CLI_PIN_PROMPT:
+		case CLI_PIN_FILE:
+		case CLI_PIN_STDIN:
+			if ((r = cli_pin_opt_set(argv[0], &po, c, optarg)) != 0)
 				return r;
 			break;
 		case 'p':

@@ -86,9 +86,7 @@ cmd_sign(int argc, char **argv)
 		{ "in", required_argument, NULL, 'i' },
 		{ "digest", no_argument, NULL, 'd' },
 		{ "out", required_argument, NULL, 'o' },
-		{ "pin", no_argument, NULL, 'P' },
-		{ "pin-file", required_argument, NULL, 'f' },
-		{ "pin-stdin", no_argument, NULL, 's' },
+		CLI_PIN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -113,11 +111,10 @@ cmd_sign(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
-		case 'P':
-		case 'f':
-		case 's':
-			if ((r = cli_pin_opt_set(argv[0], &po, c == 'P' ? CLI_PIN_PROMPT :
-			    c == 'f' ? CLI_PIN_FILE : CLI_PIN_STDIN, optarg)) != 0)
+		case CLI_PIN_PROMPT:
+		case CLI_PIN_FILE:
+		case CLI_PIN_STDIN:
+			if ((r = cli_pin_opt_set(argv[0], &po, c, optarg)) != 0)
 				return r;
 			break;
 		case 'h':
