@@ -55,6 +55,15 @@ struct cli_pin_opt {
  * source is given. 0 otherwise. */
 int cli_pin_opt_set(const char *cmd, struct cli_pin_opt *o, int which, const char *arg);
 /* The PIN per `o`, or NULL when no source was given. */
+/* Before signing with identity `info`: when its key needs a PIN, none was
+ * given (*pin NULL) and the agent holds none, ask on the terminal or via
+ * SSH_ASKPASS. Having no way to ask is not an error here: the backend then
+ * reports TPMID_E_LOCKED, which cli_pin_explain() turns into advice. */
+int cli_pin_for_sign(const struct id_info *info, const char *prompt, struct secret **pin);
+/* After a sign through backend `b` failed with `r`: in direct mode nothing
+ * can hold a PIN, so TPMID_E_LOCKED gets a detail saying how to give one.
+ * Returns r. */
+int cli_pin_explain(const struct backend *b, const char *name, int r);
 int cli_pin_get(const struct cli_pin_opt *o, const char *prompt, int confirm,
     struct secret **ret);
 

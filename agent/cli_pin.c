@@ -321,3 +321,23 @@ cli_pin_get(const struct cli_pin_opt *o, const char *prompt, int confirm,
 		return cli_prompt_secret(prompt, confirm, ret);
 	return 0;
 }
+
+int
+cli_pin_for_sign(const struct id_info *info, const char *prompt, struct secret **pin)
+{
+	int r;
+
+	if (!info->pin || info->unlocked || *pin != NULL)
+		return 0;
+	r = cli_prompt_secret(prompt, 0, pin);
+	return r == TPMID_E_NEEDPIN ? 0 : r;
+}
+
+int
+cli_pin_explain(const struct backend *b, const char *name, int r)
+{
+	if (r == TPMID_E_LOCKED && strcmp(b->ops->kind, "direct") == 0)
+		tpmid_seterr(r, "identity '%s' needs its PIN: use --pin, --pin-file or "
+		    "--pin-stdin (or start tpmid-agent and run 'tpmid unlock %s')", name, name);
+	return r;
+}

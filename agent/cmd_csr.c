@@ -112,22 +112,16 @@ cmd_csr(int argc, char **argv)
 		r = cli_fail(r, "csr '%s'", name);
 		goto done;
 	}
-	if (info.pin && !info.unlocked && pin == NULL) {
-		r = cli_prompt_secret(prompt, 0, &pin);
-		if (r != 0 && r != TPMID_E_NEEDPIN) {
-			r = cli_fail(r, "csr '%s'", name);
-			goto done;
-		}
+	if ((r = cli_pin_for_sign(&info, prompt, &pin)) != 0) {
+		r = cli_fail(r, "csr '%s'", name);
+		goto done;
 	}
 	cs.b = &b;
 	cs.name = name;
 	cs.pin = pin;
 	if ((r = x509_csr_make(info.spki, info.spki_len, info.alg, subject, san, csr_sign_cb, &cs,
 	    &pem)) != 0) {
-		if (r == TPMID_E_LOCKED && strcmp(b.ops->kind, "direct") == 0)
-			tpmid_seterr(r, "identity '%s' needs its PIN: use --pin, --pin-file or "
-			    "--pin-stdin (or start tpmid-agent and run 'tpmid unlock %s')", name, name);
-		r = cli_fail(r, "csr '%s'", name);
+		r = cli_fail(cli_pin_explain(&b, name, r), "csr '%s'", name);
 		goto done;
 	}
 	if ((r = cli_write_output(out, pem, strlen(pem), 0644, 0)) != 0)

@@ -160,20 +160,12 @@ cmd_sign(int argc, char **argv)
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;
 	}
-	/* A PIN key the agent does not hold a PIN for: ask, if we can. */
-	if (info.pin && !info.unlocked && pin == NULL) {
-		r = cli_prompt_secret(prompt, 0, &pin);
-		if (r != 0 && r != TPMID_E_NEEDPIN) {
-			r = cli_fail(r, "sign '%s'", name);
-			goto done;
-		}
+	if ((r = cli_pin_for_sign(&info, prompt, &pin)) != 0) {
+		r = cli_fail(r, "sign '%s'", name);
+		goto done;
 	}
 	r = b.ops->sign_digest(b.ctx, name, dg, dg_len, pin, &sig, &sig_len);
-	if (r == TPMID_E_LOCKED && strcmp(b.ops->kind, "direct") == 0)
-		/* Without an agent nothing can hold a PIN: say how to give one. */
-		tpmid_seterr(r, "identity '%s' needs its PIN: use --pin, --pin-file or "
-		    "--pin-stdin (or start tpmid-agent and run 'tpmid unlock %s')", name, name);
-	if (r != 0) {
+	if (cli_pin_explain(&b, name, r) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;
 	}
