@@ -45,7 +45,12 @@ tpmid_strerror(int err)
 int
 tpmid_vseterr(int err, const char *fmt, va_list ap)
 {
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	char out[sizeof(detail)];
+
+	/* Format aside first: an argument may be tpmid_errmsg(), which points
+	 * into `detail` itself (wrapping a lower layer's message). */
+	vsnprintf(out, sizeof(out), fmt, ap);
+	memcpy(detail, out, sizeof(detail));
 	detail_err = err;
 	return err;
 }

@@ -101,6 +101,12 @@ if openssl list -providers -provider tpm2 >/dev/null 2>&1; then
 	SWTPM_PID=$main_pid
 	expect_status 1 "$TPMID" import t2 --key "$T/other.pem"
 	grep -q "storage root key" "$T/err" || fail "foreign TSS2 key: $(cat "$T/err")"
+	# One line, saying it once, ending in the TPM's reason (the detail used
+	# to be formatted over itself: garbled and duplicated).
+	[ "$(wc -l <"$T/err")" -eq 1 ] && [ "$(grep -o 'does not load' "$T/err" | wc -l)" -eq 1 ] &&
+		grep -q 'does not load under this TPM.s storage root key (made on another TPM or under another parent): loading the key (TPM2_Load): ' "$T/err" ||
+		fail "foreign TSS2 key: garbled message: $(cat "$T/err")"
+	log "foreign TSS2 key: $(cat "$T/err")"
 	[ ! -e "$TPMID_STORE/t2.json" ] || fail "foreign TSS2 key was recorded"
 else
 	fail "openssl tpm2 provider not available (apt-get install tpm2-openssl)"

@@ -55,6 +55,18 @@ test_seterr_errmsg(void **state)
 	assert_string_equal(tpmid_errmsg(TPMID_E_FORMAT), "bad");
 	assert_string_equal(tpmid_errmsg(TPMID_E_IO), tpmid_strerror(TPMID_E_IO));
 
+	/* The detail may be built from itself: the import path wraps the
+	 * load error as "...: <old detail>" (it used to come out garbled and
+	 * duplicated, vsnprintf reading the buffer it was writing). */
+	tpmid_seterr(TPMID_E_PARENT, "the parent was cleared");
+	tpmid_seterr(TPMID_E_PARENT, "the key file does not load here: %s",
+	    tpmid_errmsg(TPMID_E_PARENT));
+	assert_string_equal(tpmid_errmsg(TPMID_E_PARENT),
+	    "the key file does not load here: the parent was cleared");
+	tpmid_seterr(TPMID_E_IO, "abc");
+	tpmid_seterr(TPMID_E_IO, "%s+%s", tpmid_errmsg(TPMID_E_IO), tpmid_errmsg(TPMID_E_IO));
+	assert_string_equal(tpmid_errmsg(TPMID_E_IO), "abc+abc");
+
 	/* An empty detail falls back to the fixed text. */
 	tpmid_seterr(TPMID_E_FORMAT, "%s", "");
 	assert_string_equal(tpmid_errmsg(TPMID_E_FORMAT), tpmid_strerror(TPMID_E_FORMAT));
