@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/backend.h"
-#include "agent/client.h"
-#include "agent/sshagent.h"
+#include "agent/cli/backend.h"
+#include "agent/wire/client.h"
+#include "agent/daemon/sshagent.h"
 #include "common/buf.h"
 #include "common/err.h"
 

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/dispatch.h"
-#include "agent/engine.h"
-#include "agent/proto.h"
+#include "agent/daemon/dispatch.h"
+#include "agent/engine/engine.h"
+#include "agent/wire/proto.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"

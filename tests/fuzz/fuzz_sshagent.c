@@ -30,10 +30,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/dispatch.h"
-#include "agent/engine.h"
-#include "agent/proto.h"
-#include "agent/sshagent.h"
+#include "agent/daemon/dispatch.h"
+#include "agent/engine/engine.h"
+#include "agent/wire/proto.h"
+#include "agent/daemon/sshagent.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"

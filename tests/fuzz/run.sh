@@ -51,9 +51,9 @@ mkdir -p "$out/obj"
 
 # Library sources: everything but the files that hold a main().
 lib_sources() {
-	for f in "$src"/common/*.c "$src"/tss/*.c "$src"/store/*.c "$src"/agent/*.c; do
+	for f in "$src"/common/*.c "$src"/tss/*.c "$src"/store/*.c "$src"/agent/*/*.c; do
 		case ${f#"$src"/} in
-		agent/agent.c | agent/cli.c | agent/cli_pin.c | agent/cmd_*.c) continue ;;
+		agent/daemon/agent.c | agent/cli/*) continue ;;
 		esac
 		echo "$f"
 	done

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/proto.h"
+#include "agent/wire/proto.h"
 #include "common/buf.h"
 #include "common/err.h"
 

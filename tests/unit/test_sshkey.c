@@ -1,4 +1,4 @@
-/* Unit tests for store/sshkey.c: openssh-key-v1 parsing (PROTOCOL.key) and
+/* Unit tests for agent/format/sshkey.c: openssh-key-v1 parsing (PROTOCOL.key) and
  * bcrypt_pbkdf.
  *
  * The key vectors were made once with OpenSSH 9.2's ssh-keygen
@@ -21,11 +21,11 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "agent/sshwire.h"
+#include "agent/format/sshwire.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"
-#include "store/sshkey.h"
+#include "agent/format/sshkey.h"
 
 struct vector {
 	const char *name;

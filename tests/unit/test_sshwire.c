@@ -23,7 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "agent/sshwire.h"
+#include "agent/format/sshwire.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/util.h"

@@ -27,7 +27,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "agent/x509.h"
+#include "agent/format/x509.h"
 #include "common/err.h"
 #include "common/util.h"
 

@@ -1,0 +1,113 @@
+/* tpmid keygen NAME: a new ECDSA key made inside the TPM. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/cli/cli.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "tss/tpm.h"
+
+static const char usage[] =
+    "usage: tpmid keygen NAME [--curve p256|p384]\n"
+    "                         [--no-pin | --pin | --pin-file FILE | --pin-stdin]\n"
+    "                         [--persist[=HANDLE]]\n"
+    "\n"
+    "Create an ECDSA key inside the TPM and record it as identity NAME.\n"
+    "\n"
+    "  --curve C          p256 (default) or p384\n"
+    "  --no-pin           the key needs no PIN (the default)\n"
+    "  --pin              ask for a PIN twice on the terminal (or SSH_ASKPASS)\n"
+    "  --pin-file FILE    the PIN is the first line of FILE (max 128 bytes)\n"
+    "  --pin-stdin        the PIN is the first line of standard input\n"
+    "  --persist[=HANDLE] also make the key persistent in the TPM, at HANDLE\n"
+    "                     (0x81000010-0x81ffffff) or the first free handle from\n"
+    "                     0x81000010\n"
+    "  --help             show this help\n";
+
+int
+cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "curve", required_argument, NULL, 'c' },
+		{ "no-pin", no_argument, NULL, 'n' },
+		CLI_PIN_LONGOPTS,
+		{ "persist", optional_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_pin_opt po = { 0 };
+	struct backend b = { 0 };
+	struct id_info info = { 0 };
+	_cleanup_secret_ struct secret *pin = NULL;
+	enum identity_alg alg = IDENTITY_ALG_P256;
+	enum engine_persist persist = ENGINE_PERSIST_NO;
+	uint32_t handle = 0;
+	const char *name;
+	char prompt[128];
+	int c, r, no_pin = 0;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (strcmp(optarg, "p256") == 0 || strcasecmp(optarg, "P-256") == 0)
+				alg = IDENTITY_ALG_P256;
+			else if (strcmp(optarg, "p384") == 0 || strcasecmp(optarg, "P-384") == 0)
+				alg = IDENTITY_ALG_P384;
+			else
+				return cli_usage_error(argv[0], "unknown curve '%s' (use p256 or p384)",
+				    optarg);
+			break;
+		case 'n':
+			no_pin = 1;
+			break;
+		case CLI_PIN_PROMPT:
+		case CLI_PIN_FILE:
+		case CLI_PIN_STDIN:
+			if ((r = cli_pin_opt_set(argv[0], &po, c, optarg)) != 0)
+				return r;
+			break;
+		case 'p':
+			if (optarg == NULL) {
+				persist = ENGINE_PERSIST_AUTO;
+				break;
+			}
+			if (parse_u32(optarg, &handle) != 0 || handle < TPM_PERSIST_FIRST ||
+			    handle > TPM_PERSIST_LAST)
+				return cli_usage_error(argv[0], "--persist: '%s' is not a handle in "
+				    "0x%08x..0x%08x", optarg, TPM_PERSIST_FIRST, TPM_PERSIST_LAST);
+			persist = ENGINE_PERSIST_HANDLE;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error(argv[0], c, argv);
+		}
+	}
+	if ((r = cli_one_name(argv[0], argc, argv, &name)) != 0)
+		return r;
+	if (no_pin && (po.file || po.from_stdin || po.prompt))
+		return cli_usage_error(argv[0], "--no-pin conflicts with a PIN option");
+	snprintf(prompt, sizeof(prompt), "New PIN for '%s': ", name);
+	if ((r = cli_pin_get(&po, prompt, 1, &pin)) != 0)
+		return cli_fail(r, "keygen '%s'", name);
+	if ((r = cli_backend(&b)) != 0)
+		return cli_fail(r, "keygen '%s'", name);
+	r = b.ops->keygen(b.ctx, name, alg, pin, persist, handle, &info);
+	if (r != 0) {
+		r = cli_fail(r, "keygen '%s'", name);
+		goto out;
+	}
+	printf("created identity '%s' (%s, %s", info.name, cli_alg_name(info.alg),
+	    info.pin ? "PIN" : "no PIN");
+	if (info.handle != 0)
+		printf(", persistent handle 0x%08x", info.handle);
+	printf(")\n");
+out:
+	id_info_clear(&info);
+	backend_close(&b);
+	return r;
+}

@@ -1,0 +1,123 @@
+/* tpmid pubkey NAME: the identity's public key as PEM, OpenSSH or DER. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "agent/cli/cli.h"
+#include "agent/format/sshwire.h"
+#include "common/err.h"
+
+static const char usage[] =
+    "usage: tpmid pubkey NAME [--format pem|ssh|der] [--out FILE]\n"
+    "\n"
+    "Print identity NAME's public key.\n"
+    "\n"
+    "  --format F  pem (SubjectPublicKeyInfo, the default), ssh (an\n"
+    "              authorized_keys line with NAME as comment) or der\n"
+    "  --out FILE  write to FILE instead of standard output (der output is\n"
+    "              never written to a terminal)\n"
+    "  --help      show this help\n";
+
+static int
+spki_to_pem(const uint8_t *spki, size_t len, char **ret)
+{
+	const unsigned char *p = spki;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	char *data;
+	long n;
+	int r = TPMID_E_NOMEM;
+
+	*ret = NULL;
+	if ((pk = d2i_PUBKEY(NULL, &p, (long)len)) == NULL)
+		return tpmid_seterr(TPMID_E_FORMAT, "public key does not parse");
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(bio, pk) != 1 ||
+	    (n = BIO_get_mem_data(bio, &data)) <= 0)
+		goto out;
+	if ((*ret = strdup_n(data, (size_t)n)) != NULL)
+		r = 0;
+out:
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
+int
+cmd_pubkey(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum { F_PEM, F_SSH, F_DER } fmt = F_PEM;
+	struct backend b = { 0 };
+	struct id_info info = { 0 };
+	const char *name, *out = NULL;
+	char *text = NULL, *line = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (strcmp(optarg, "pem") == 0)
+				fmt = F_PEM;
+			else if (strcmp(optarg, "ssh") == 0)
+				fmt = F_SSH;
+			else if (strcmp(optarg, "der") == 0)
+				fmt = F_DER;
+			else
+				return cli_usage_error(argv[0], "unknown format '%s' (use pem, ssh or der)",
+				    optarg);
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error(argv[0], c, argv);
+		}
+	}
+	if ((r = cli_one_name(argv[0], argc, argv, &name)) != 0)
+		return r;
+	if (fmt == F_DER && (out == NULL || strcmp(out, "-") == 0) && cli_stdout_is_tty())
+		return cli_usage_error(argv[0], "refusing to write DER to a terminal: use --out "
+		    "FILE or redirect standard output");
+	if ((r = cli_backend(&b)) != 0)
+		return cli_fail(r, "pubkey '%s'", name);
+	if ((r = b.ops->info(b.ctx, name, &info)) != 0) {
+		r = cli_fail(r, "pubkey '%s'", name);
+		goto done;
+	}
+	switch (fmt) {
+	case F_PEM:
+		if ((r = spki_to_pem(info.spki, info.spki_len, &text)) == 0)
+			r = cli_write_output(out, text, strlen(text), 0644, 0);
+		break;
+	case F_SSH:
+		if ((r = sshwire_pubkey_line(info.spki, info.spki_len, name, &line)) == 0 &&
+		    (r = asprintf(&text, "%s\n", line) < 0 ? TPMID_E_NOMEM : 0) == 0)
+			r = cli_write_output(out, text, strlen(text), 0644, 0);
+		break;
+	case F_DER:
+		r = cli_write_output(out, info.spki, info.spki_len, 0644, 0);
+		break;
+	}
+	if (r != 0)
+		r = cli_fail(r, "pubkey '%s'", name);
+done:
+	free(line);
+	free(text);
+	id_info_clear(&info);
+	backend_close(&b);
+	return r;
+}

@@ -1,0 +1,75 @@
+/* tpmid srk [--persist]: show the storage root key, or persist it.
+ *
+ * The SRK is the H-2 primary (DESIGN.md); creating it costs a
+ * CreatePrimary on every agent start. A copy persisted at 0x81000001 makes
+ * starts fast; it is used only while its name matches the H-2 name recorded
+ * in the store, so an unrelated object at that handle is never trusted.
+ * Always opens the TPM directly: run it while no agent holds the TPM's
+ * few object slots. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent/cli/cli.h"
+#include "agent/engine/engine.h"
+#include "common/err.h"
+
+static const char usage[] =
+    "usage: tpmid srk [--persist]\n"
+    "\n"
+    "Print the name of the TPM's storage root key (the H-2 ECC P-256 primary\n"
+    "every tpmid key lives under) and record it in the store.\n"
+    "\n"
+    "  --persist  also make the SRK persistent at 0x81000001, so the agent does\n"
+    "             not re-create it at every start (fails if another object\n"
+    "             occupies 0x81000001; a matching copy is left as it is)\n"
+    "  --help     show this help\n"
+    "\n"
+    "Opens the TPM directly (--tcti / TPMID_TCTI), not through the agent.\n";
+
+int
+cmd_srk(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "persist", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct engine_cfg cfg = { 0 };
+	struct engine *e = NULL;
+	char *name = NULL;
+	int c, r, persist = 0;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			persist = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error(argv[0], c, argv);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	cfg.tcti = cli_g.tcti;
+	cfg.store_dir = cli_g.store;
+	cfg.lazy_tpm = 1;
+	if ((r = engine_new(&cfg, &e)) != 0)
+		return cli_fail(r, "srk");
+	if ((r = engine_srk(e, persist, &name)) != 0) {
+		r = cli_fail(r, persist ? "srk --persist" : "srk");
+		goto out;
+	}
+	printf("name:      %s\n", name);
+	if (persist)
+		printf("persisted: 0x81000001\n");
+out:
+	free(name);
+	engine_free(e);
+	return r;
+}

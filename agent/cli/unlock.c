@@ -1,0 +1,210 @@
+/* tpmid unlock / lock / status: the commands about the agent's state.
+ * unlock and lock only make sense with a running agent (a PIN held by this
+ * short-lived process would die with it), so they insist on one. */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/cli/cli.h"
+#include "agent/wire/client.h"
+#include "common/err.h"
+#include "common/util.h"
+
+static const char unlock_usage[] =
+    "usage: tpmid unlock NAME [--pin-file F | --pin-stdin] [--timeout SECONDS]\n"
+    "\n"
+    "Give the running tpmid-agent identity NAME's PIN. The agent checks it\n"
+    "with the TPM (one signature) and holds it in locked memory, so ssh and\n"
+    "other clients can use the key without asking, until 'tpmid lock', the\n"
+    "timeout, or the agent's exit. Without a PIN option the PIN is asked for on\n"
+    "the terminal, or through SSH_ASKPASS when there is none (SSH_ASKPASS_REQUIRE\n"
+    "is honoured as by ssh-add).\n"
+    "\n"
+    "  --pin-file F       the PIN is the first line of F\n"
+    "  --pin-stdin        the PIN is the first line of standard input\n"
+    "  --timeout SECONDS  forget the PIN after SECONDS (default 0: never)\n"
+    "  --help             show this help\n";
+
+static const char lock_usage[] =
+    "usage: tpmid lock [NAME]\n"
+    "\n"
+    "Make the running tpmid-agent forget the PIN it holds for NAME, or for\n"
+    "every identity when NAME is not given.\n"
+    "\n"
+    "  --help  show this help\n";
+
+static const char status_usage[] =
+    "usage: tpmid status\n"
+    "\n"
+    "Show whether the agent answers (else the TPM is opened directly), the\n"
+    "TCTI, whether the TPM is reachable, and the number of identities, loaded\n"
+    "keys and held PINs. Exit status 0 when the status could be read (even if\n"
+    "the TPM is unreachable), 1 otherwise.\n"
+    "\n"
+    "  --help  show this help\n";
+
+static int
+agent_backend(struct backend *ret)
+{
+	struct backend_opts o;
+	char *path = NULL;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.socket = cli_g.socket;
+	o.tcti = cli_g.tcti;
+	o.store_dir = cli_g.store;
+	o.agent_only = 1;
+	if (cli_g.direct)
+		return tpmid_seterr(TPMID_E_NOAGENT, "--direct: this command needs tpmid-agent");
+	r = backend_open(&o, ret);
+	if (r == TPMID_E_NOAGENT) {
+		path = cli_g.socket ? strdup(cli_g.socket) : client_default_socket();
+		tpmid_seterr(r, "no agent answers at %s: start tpmid-agent first (a PIN can only "
+		    "be held by the agent)", path ? path : "the agent socket");
+		free(path);
+	}
+	return r;
+}
+
+int
+cmd_unlock(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_PIN_LONGOPTS_NOPROMPT,
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_pin_opt po = { 0 };
+	struct backend b = { 0 };
+	_cleanup_secret_ struct secret *pin = NULL;
+	const char *name;
+	char prompt[128];
+	uint32_t timeout = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case CLI_PIN_FILE:
+		case CLI_PIN_STDIN:
+			if ((r = cli_pin_opt_set(argv[0], &po, c, optarg)) != 0)
+				return r;
+			break;
+		case 't':
+			if (parse_u32(optarg, &timeout) != 0)
+				return cli_usage_error(argv[0], "--timeout: '%s' is not a number of "
+				    "seconds", optarg);
+			break;
+		case 'h':
+			fputs(unlock_usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error(argv[0], c, argv);
+		}
+	}
+	if ((r = cli_one_name(argv[0], argc, argv, &name)) != 0)
+		return r;
+	/* Connect first: no point asking for a PIN nobody can hold. */
+	if ((r = agent_backend(&b)) != 0)
+		return cli_fail(r, "unlock '%s'", name);
+	if (!po.file && !po.from_stdin)
+		po.prompt = 1;
+	snprintf(prompt, sizeof(prompt), "PIN for '%s': ", name);
+	if ((r = cli_pin_get(&po, prompt, 0, &pin)) != 0) {
+		r = cli_fail(r, "unlock '%s'", name);
+		goto out;
+	}
+	if ((r = b.ops->unlock(b.ctx, name, pin, timeout)) != 0) {
+		r = cli_fail(r, "unlock '%s'", name);
+		goto out;
+	}
+	if (timeout != 0)
+		printf("identity '%s' unlocked for %u seconds\n", name, timeout);
+	else
+		printf("identity '%s' unlocked\n", name);
+out:
+	backend_close(&b);
+	return r;
+}
+
+int
+cmd_lock(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct backend b = { 0 };
+	const char *name = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(lock_usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error(argv[0], c, argv);
+		}
+	}
+	if (optind < argc && (r = cli_one_name(argv[0], argc, argv, &name)) != 0)
+		return r;
+	if ((r = agent_backend(&b)) != 0)
+		return cli_fail(r, "lock");
+	if ((r = b.ops->lock(b.ctx, name)) != 0)
+		r = name ? cli_fail(r, "lock '%s'", name) : cli_fail(r, "lock");
+	backend_close(&b);
+	return r;
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct backend b = { 0 };
+	struct engine_status st;
+	char *sock = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(status_usage, stdout);
+			return 0;
+		default:
+			return cli_getopt_error(argv[0], c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if ((r = cli_backend(&b)) != 0)
+		return cli_fail(r, "status");
+	if ((r = b.ops->status(b.ctx, &st)) != 0) {
+		r = cli_fail(r, "status");
+		goto out;
+	}
+	if (strcmp(b.ops->kind, "agent") == 0) {
+		sock = cli_g.socket ? strdup(cli_g.socket) : client_default_socket();
+		printf("agent:       running (%s)\n", sock ? sock : "?");
+	} else {
+		printf("agent:       not running (TPM opened directly)\n");
+	}
+	printf("tcti:        %s\n", st.tcti);
+	printf("tpm:         %s\n", st.tpm_ok ? "reachable" : "unreachable");
+	printf("identities:  %u\n", st.identities);
+	printf("loaded keys: %u (max %u)\n", st.loaded, st.max_loaded);
+	printf("unlocked:    %u\n", st.unlocked);
+	printf("signatures:  %" PRIu64 "\n", st.signs);
+	printf("tpm resets:  %" PRIu64 "\n", st.tpm_resets);
+out:
+	free(sock);
+	backend_close(&b);
+	return r;
+}
