@@ -183,7 +183,7 @@ run_tpmid(const char *sock, const char *name, int n, double *lat)
 			client_free(c);
 			return -1;
 		}
-		der_len = info.alg == IDENTITY_ALG_P384 ? 48 : 32;
+		der_len = curve_get(info.alg)->digest_len;
 		id_info_clear(&info);
 	}
 	uint8_t dg48[48];

@@ -30,8 +30,8 @@ identity_name_valid(const char *name)
 
 	if (name == NULL)
 		return 0;
-	n = strnlen(name, IDENTITY_NAME_MAX + 1);
-	if (n == 0 || n > IDENTITY_NAME_MAX || name[0] == '.' || name[0] == '-')
+	n = strnlen(name, TPMID_NAME_MAX + 1);
+	if (n == 0 || n > TPMID_NAME_MAX || name[0] == '.' || name[0] == '-')
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
@@ -81,7 +81,7 @@ identity_new(const char *name, struct identity **ret)
 	if (!identity_name_valid(name))
 		return tpmid_seterr(TPMID_E_INVAL,
 		    "invalid identity name \"%.80s\": use 1-%d of A-Z a-z 0-9 . _ -, "
-		    "not starting with '.' or '-'", name != NULL ? name : "", IDENTITY_NAME_MAX);
+		    "not starting with '.' or '-'", name != NULL ? name : "", TPMID_NAME_MAX);
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return TPMID_E_NOMEM;
 	if ((id->doc = json_object_new_object()) == NULL) {
@@ -89,7 +89,7 @@ identity_new(const char *name, struct identity **ret)
 		return TPMID_E_NOMEM;
 	}
 	memcpy(id->name, name, strlen(name) + 1);
-	id->alg = IDENTITY_ALG_P256;
+	id->alg = CURVE_P256;
 	*ret = id;
 	return 0;
 }
@@ -339,6 +339,7 @@ parse_id_object(json_object *doc, struct identity *id)
 static int
 parse_tpmid_object(json_object *t, const char *name, struct identity *id)
 {
+	const struct curve_info *c;
 	struct keyfile *kf = NULL;
 	json_object *v;
 	uint32_t *ids = NULL;
@@ -367,13 +368,11 @@ parse_tpmid_object(json_object *t, const char *name, struct identity *id)
 
 	if ((r = get_string(t, "tpmid", "alg", 1, &s)) < 0)
 		return r;
-	if (strcmp(s, "ecdsa-p256") == 0)
-		id->alg = IDENTITY_ALG_P256;
-	else if (strcmp(s, "ecdsa-p384") == 0)
-		id->alg = IDENTITY_ALG_P384;
-	else
+	/* Only the file's own spelling ("ecdsa-p256"), not the CLI's. */
+	if ((c = curve_by_name(s)) == NULL || strcmp(c->name, s) != 0)
 		return tpmid_seterr(TPMID_E_FORMAT,
 		    "tpmid.alg: expected \"ecdsa-p256\" or \"ecdsa-p384\"");
+	id->alg = c->id;
 
 	if ((r = get_string(t, "tpmid", "auth", 1, &s)) < 0)
 		return r;
@@ -616,7 +615,7 @@ update_tpmid_object(json_object *doc, const struct identity *id)
 			return TPMID_E_NOMEM;
 		}
 	}
-	alg = id->alg == IDENTITY_ALG_P384 ? "ecdsa-p384" : "ecdsa-p256";
+	alg = curve_name(id->alg);
 	snprintf(handle, sizeof(handle), "0x%08x", (unsigned int)id->handle);
 	if (id->parent_name != NULL &&
 	    (hex = hex_encode(id->parent_name, id->parent_name_len)) == NULL)
@@ -652,7 +651,7 @@ check_writable(const struct identity *id)
 
 	if (!identity_name_valid(id->name))
 		return tpmid_seterr(TPMID_E_INVAL, "invalid identity name \"%.80s\"", id->name);
-	if (id->alg != IDENTITY_ALG_P256 && id->alg != IDENTITY_ALG_P384)
+	if (curve_get(id->alg) == NULL)
 		return tpmid_seterr(TPMID_E_INVAL, "identity '%s': no algorithm set", id->name);
 	if (id->key_pem == NULL && id->handle == 0)
 		return tpmid_seterr(TPMID_E_INVAL, "identity '%s': neither a key nor a handle",

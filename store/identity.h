@@ -22,19 +22,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define IDENTITY_NAME_MAX 64
+#include "common/curve.h"
+#include "common/limits.h"
+
 #define IDENTITY_FILE_MAX (1024 * 1024)
 #define IDENTITY_VERSION 1
 
-enum identity_alg {
-	IDENTITY_ALG_NONE = 0,
-	IDENTITY_ALG_P256 = 1, /* "ecdsa-p256"; same values as enum tpm_curve */
-	IDENTITY_ALG_P384 = 2, /* "ecdsa-p384" */
-};
-
 struct identity {
-	char name[IDENTITY_NAME_MAX + 1];
-	enum identity_alg alg;
+	char name[TPMID_NAME_MAX + 1];
+	enum tpmid_curve alg;    /* "alg": curve_info.name */
 	int pin;                 /* auth == "pin" */
 	char *key_pem;           /* TSS2 PRIVATE KEY PEM; NULL if handle-only */
 	uint32_t handle;         /* persistent handle, 0 if none */

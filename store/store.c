@@ -212,7 +212,7 @@ check_name(const char *name)
 	if (!identity_name_valid(name))
 		return tpmid_seterr(TPMID_E_INVAL,
 		    "invalid identity name \"%.80s\": use 1-%d of A-Z a-z 0-9 . _ -, "
-		    "not starting with '.' or '-'", name != NULL ? name : "", IDENTITY_NAME_MAX);
+		    "not starting with '.' or '-'", name != NULL ? name : "", TPMID_NAME_MAX);
 	return 0;
 }
 
@@ -541,11 +541,11 @@ entry_cmp(const void *a, const void *b)
 /* "<name>.json" with a valid name, else 0. Temp files (".x.json.XXXXXX"),
  * the lock and anything else a person left in the directory are skipped. */
 static int
-entry_name(const char *file, char name[static IDENTITY_NAME_MAX + 1])
+entry_name(const char *file, char name[static TPMID_NAME_MAX + 1])
 {
 	size_t n = strlen(file), sl = strlen(STORE_SUFFIX);
 
-	if (file[0] == '.' || n <= sl || n - sl > IDENTITY_NAME_MAX ||
+	if (file[0] == '.' || n <= sl || n - sl > TPMID_NAME_MAX ||
 	    strcmp(file + n - sl, STORE_SUFFIX) != 0)
 		return 0;
 	memcpy(name, file, n - sl);

@@ -54,7 +54,7 @@ int store_delete(struct store *s, const char *name);
 /* List identities. Each entry has either `id` set or `error` (a message
  * naming the file and what is wrong), sorted by name. */
 struct store_entry {
-	char name[IDENTITY_NAME_MAX + 1];
+	char name[TPMID_NAME_MAX + 1];
 	struct identity *id;
 	char *error;
 	int err;

@@ -13,7 +13,7 @@ struct backend_ops {
 	int (*identity_json)(void *ctx, const char *name, char **ret);
 	int (*sign_digest)(void *ctx, const char *name, const uint8_t *dg, size_t len,
 	    const struct secret *pin, uint8_t **ret_der, size_t *ret_len);
-	int (*keygen)(void *ctx, const char *name, enum identity_alg alg,
+	int (*keygen)(void *ctx, const char *name, enum tpmid_curve alg,
 	    const struct secret *pin, enum engine_persist persist, uint32_t handle,
 	    struct id_info *ret);
 	int (*import)(void *ctx, const char *name, const uint8_t *data, size_t len,

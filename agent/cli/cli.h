@@ -77,8 +77,6 @@ int cli_stdout_is_tty(void);
 int cli_write_output(const char *path, const void *p, size_t len, unsigned mode,
     int no_clobber);
 
-/* "ecdsa-p256" / "ecdsa-p384" / "?" */
-const char *cli_alg_name(enum identity_alg alg);
 /* After getopt: exactly one positional NAME left, else a usage error (2). */
 int cli_one_name(const char *cmd, int argc, char **argv, const char **ret);
 

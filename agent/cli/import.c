@@ -165,7 +165,7 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	printf("imported %s as identity '%s' (%s, %s)\n", key, info.name,
-	    cli_alg_name(info.alg), info.pin ? "PIN" : "no PIN");
+	    curve_name(info.alg), info.pin ? "PIN" : "no PIN");
 out:
 	freezero(text, text_len);
 	id_info_clear(&info);

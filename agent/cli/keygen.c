@@ -42,7 +42,8 @@ cmd_keygen(int argc, char **argv)
 	struct backend b = { 0 };
 	struct id_info info = { 0 };
 	_cleanup_secret_ struct secret *pin = NULL;
-	enum identity_alg alg = IDENTITY_ALG_P256;
+	enum tpmid_curve alg = curve_table[0].id;
+	const struct curve_info *curve;
 	enum engine_persist persist = ENGINE_PERSIST_NO;
 	uint32_t handle = 0;
 	const char *name;
@@ -52,13 +53,10 @@ cmd_keygen(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (strcmp(optarg, "p256") == 0 || strcasecmp(optarg, "P-256") == 0)
-				alg = IDENTITY_ALG_P256;
-			else if (strcmp(optarg, "p384") == 0 || strcasecmp(optarg, "P-384") == 0)
-				alg = IDENTITY_ALG_P384;
-			else
+			if ((curve = curve_by_name(optarg)) == NULL)
 				return cli_usage_error(argv[0], "unknown curve '%s' (use p256 or p384)",
 				    optarg);
+			alg = curve->id;
 			break;
 		case 'n':
 			no_pin = 1;
@@ -101,7 +99,7 @@ cmd_keygen(int argc, char **argv)
 		r = cli_fail(r, "keygen '%s'", name);
 		goto out;
 	}
-	printf("created identity '%s' (%s, %s", info.name, cli_alg_name(info.alg),
+	printf("created identity '%s' (%s, %s", info.name, curve_name(info.alg),
 	    info.pin ? "PIN" : "no PIN");
 	if (info.handle != 0)
 		printf(", persistent handle 0x%08x", info.handle);

@@ -62,7 +62,7 @@ print_json(const struct id_info *a, size_t n)
 		if (a[i].error != NULL) {
 			json_object_object_add(o, "error", json_object_new_string(a[i].error));
 		} else {
-			json_object_object_add(o, "alg", json_object_new_string(cli_alg_name(a[i].alg)));
+			json_object_object_add(o, "alg", json_object_new_string(curve_name(a[i].alg)));
 			json_object_object_add(o, "auth",
 			    json_object_new_string(a[i].pin ? "pin" : "none"));
 			json_object_object_add(o, "unlocked", json_object_new_boolean(a[i].unlocked));
@@ -138,7 +138,7 @@ cmd_list(int argc, char **argv)
 				snprintf(handle, sizeof(handle), "0x%08x", a[i].handle);
 			else
 				snprintf(handle, sizeof(handle), "-");
-			printf("%-24s %-10s %-12s %-10s %s\n", a[i].name, cli_alg_name(a[i].alg),
+			printf("%-24s %-10s %-12s %-10s %s\n", a[i].name, curve_name(a[i].alg),
 			    auth_str(&a[i]), handle, cert_str(&a[i]));
 		}
 	}

@@ -105,16 +105,6 @@ cli_getopt_error(const char *cmd, int c, char **argv)
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
-const char *
-cli_alg_name(enum identity_alg alg)
-{
-	switch (alg) {
-	case IDENTITY_ALG_P256: return "ecdsa-p256";
-	case IDENTITY_ALG_P384: return "ecdsa-p384";
-	default: return "?";
-	}
-}
-
 int
 cli_one_name(const char *cmd, int argc, char **argv, const char **ret)
 {

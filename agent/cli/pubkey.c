@@ -5,11 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "agent/cli/cli.h"
+#include "agent/format/ec.h"
 #include "agent/format/sshwire.h"
 #include "common/err.h"
 
@@ -23,30 +20,6 @@ static const char usage[] =
     "  --out FILE  write to FILE instead of standard output (der output is\n"
     "              never written to a terminal)\n"
     "  --help      show this help\n";
-
-static int
-spki_to_pem(const uint8_t *spki, size_t len, char **ret)
-{
-	const unsigned char *p = spki;
-	EVP_PKEY *pk = NULL;
-	BIO *bio = NULL;
-	char *data;
-	long n;
-	int r = TPMID_E_NOMEM;
-
-	*ret = NULL;
-	if ((pk = d2i_PUBKEY(NULL, &p, (long)len)) == NULL)
-		return tpmid_seterr(TPMID_E_FORMAT, "public key does not parse");
-	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(bio, pk) != 1 ||
-	    (n = BIO_get_mem_data(bio, &data)) <= 0)
-		goto out;
-	if ((*ret = strdup_n(data, (size_t)n)) != NULL)
-		r = 0;
-out:
-	BIO_free(bio);
-	EVP_PKEY_free(pk);
-	return r;
-}
 
 int
 cmd_pubkey(int argc, char **argv)
@@ -100,7 +73,7 @@ cmd_pubkey(int argc, char **argv)
 	}
 	switch (fmt) {
 	case F_PEM:
-		if ((r = spki_to_pem(info.spki, info.spki_len, &text)) == 0)
+		if ((r = ec_pem_from_spki(info.spki, info.spki_len, &text)) == 0)
 			r = cli_write_output(out, text, strlen(text), 0644, 0);
 		break;
 	case F_SSH:

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "agent/cli/cli.h"
+#include "agent/format/ec.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -37,7 +38,7 @@ static const char usage[] =
     "unlock'), else asks on the terminal when there is one.\n";
 
 static int
-hash_file(const char *path, enum identity_alg alg, uint8_t *dg, size_t *dg_len)
+hash_file(const char *path, const struct curve_info *c, uint8_t *dg, size_t *dg_len)
 {
 	EVP_MD_CTX *md = NULL;
 	uint8_t buf[65536];
@@ -52,8 +53,7 @@ hash_file(const char *path, enum identity_alg alg, uint8_t *dg, size_t *dg_len)
 		return tpmid_seterr(errno == ENOENT ? TPMID_E_NOENT : TPMID_E_IO, "%s: %s", path,
 		    strerror(errno));
 	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(md, alg == IDENTITY_ALG_P384 ? EVP_sha384() : EVP_sha256(),
-	    NULL) != 1)
+	    EVP_DigestInit_ex(md, ec_md(c), NULL) != 1)
 		goto out;
 	for (;;) {
 		got = read(fd, buf, sizeof(buf));
@@ -96,7 +96,8 @@ cmd_sign(int argc, char **argv)
 	_cleanup_secret_ struct secret *pin = NULL;
 	const char *name, *in = NULL, *out = NULL;
 	uint8_t dg[EVP_MAX_MD_SIZE], *raw = NULL, *sig = NULL;
-	size_t dg_len = 0, raw_len = 0, sig_len = 0, want;
+	size_t dg_len = 0, raw_len = 0, sig_len = 0;
+	const struct curve_info *curve;
 	char prompt[128];
 	int c, r, digest = 0;
 
@@ -142,21 +143,26 @@ cmd_sign(int argc, char **argv)
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;
 	}
-	want = info.alg == IDENTITY_ALG_P384 ? 48 : 32;
+	if ((curve = curve_get(info.alg)) == NULL) {
+		r = cli_fail(tpmid_seterr(TPMID_E_CURVE, "unknown key algorithm"), "sign '%s'",
+		    name);
+		goto done;
+	}
 	if (digest) {
 		if ((r = read_file(in, 16384, &raw, &raw_len)) != 0) {
 			r = cli_fail(r, "sign '%s'", name);
 			goto done;
 		}
-		if (raw_len != want) {
+		if (raw_len != curve->digest_len) {
 			r = cli_fail(tpmid_seterr(TPMID_E_INVAL, "%s is %zu bytes; a %s digest for "
-			    "%s is %zu bytes", in, raw_len, want == 48 ? "SHA-384" : "SHA-256",
-			    cli_alg_name(info.alg), want), "sign '%s'", name);
+			    "%s is %zu bytes", in, raw_len, curve->hash_nist, curve->name,
+			    curve->digest_len),
+			    "sign '%s'", name);
 			goto done;
 		}
 		memcpy(dg, raw, raw_len);
 		dg_len = raw_len;
-	} else if ((r = hash_file(in, info.alg, dg, &dg_len)) != 0) {
+	} else if ((r = hash_file(in, curve, dg, &dg_len)) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;
 	}

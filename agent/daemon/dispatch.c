@@ -90,7 +90,7 @@ static int
 refuse(struct tbuf *reply, const struct peer *peer, enum proto_req type, const char *name,
     int err, const char *why)
 {
-	char msg[256], safe[IDENTITY_NAME_MAX + 16];
+	char msg[256], safe[TPMID_NAME_MAX + 16];
 
 	name = log_safe(name, safe, sizeof(safe));
 	log_warn("refused %s%s%s%s for uid %u pid %ld: %s", proto_req_name(type),
@@ -191,7 +191,7 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 	struct proto_request q;
 	struct proto_reply rep;
 	const char *ext = proto_req_name(type), *lname;
-	char lbuf[IDENTITY_NAME_MAX + 16], mbuf[PROTO_ERRMSG_MAX];
+	char lbuf[TPMID_NAME_MAX + 16], mbuf[PROTO_ERRMSG_MAX];
 	size_t mark;
 	int r;
 

@@ -30,6 +30,7 @@
 
 #include "agent/wire/proto.h"
 #include "agent/daemon/sshagent.h"
+#include "agent/format/ec.h"
 #include "agent/format/sshwire.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -57,7 +58,7 @@
  * relists once. The agent is single-threaded; the cache belongs to the
  * engine it was built from. */
 struct blob_ent {
-	char name[IDENTITY_NAME_MAX + 1];
+	char name[TPMID_NAME_MAX + 1];
 	uint8_t *blob;       /* key or certificate blob */
 	size_t len;
 	uint8_t *spki;       /* the identity's key when listed */
@@ -396,7 +397,7 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 		r = reply_failure(reply);
 		goto out;
 	}
-	md = id.alg == IDENTITY_ALG_P384 ? EVP_sha384() : EVP_sha256();
+	md = ec_md(curve_get(id.alg));
 	if (!EVP_Digest(data, data_len, dg, &mdl, md, NULL)) {
 		r = TPMID_E_NOMEM;
 		goto out;

@@ -30,6 +30,7 @@
 
 #include "agent/cli/backend.h"
 #include "agent/engine/engine.h"
+#include "agent/format/ec.h"
 #include "agent/format/sshwire.h"
 #include "agent/format/x509.h"
 #include "common/err.h"
@@ -48,7 +49,7 @@
  * changes), its loaded key if any, and the PIN held for it. */
 struct entry {
 	struct entry *next;
-	char name[IDENTITY_NAME_MAX + 1];
+	char name[TPMID_NAME_MAX + 1];
 	struct identity *id;
 	struct store_stamp stamp;
 	int stale;               /* re-read on next use (engine_rescan) */
@@ -87,26 +88,6 @@ now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
-}
-
-static size_t
-digest_len_for(enum identity_alg alg)
-{
-	switch (alg) {
-	case IDENTITY_ALG_P256: return 32;
-	case IDENTITY_ALG_P384: return 48;
-	default: return 0;
-	}
-}
-
-static const EVP_MD *
-md_for(enum identity_alg alg)
-{
-	switch (alg) {
-	case IDENTITY_ALG_P256: return EVP_sha256();
-	case IDENTITY_ALG_P384: return EVP_sha384();
-	default: return NULL;
-	}
 }
 
 /* --- SRK name memory ------------------------------------------------------ */
@@ -534,19 +515,19 @@ engine_sign_digest(struct engine *e, const char *name, const uint8_t *digest,
     size_t digest_len, const struct secret *pin, uint8_t **ret_der, size_t *ret_len)
 {
 	const struct secret *use = NULL;
+	const struct curve_info *c;
 	struct entry *en;
-	size_t want;
 	int r;
 
 	*ret_der = NULL;
 	*ret_len = 0;
 	if ((r = get_entry(e, name, &en)) != 0)
 		return r;
-	want = digest_len_for(en->id->alg);
-	if (digest_len != want)
+	if ((c = curve_get(en->id->alg)) == NULL)
+		return tpmid_seterr(TPMID_E_CURVE, "identity '%s': unknown algorithm", name);
+	if (digest_len != c->digest_len)
 		return tpmid_seterr(TPMID_E_INVAL, "identity '%s' (%s) signs %zu-byte digests, "
-		    "got %zu bytes", name, en->id->alg == IDENTITY_ALG_P384 ? "P-384" : "P-256",
-		    want, digest_len);
+		    "got %zu bytes", name, c->nist, c->digest_len, digest_len);
 	if ((r = pick_pin(en, pin, &use)) != 0)
 		return r;
 	r = sign_entry(e, en, digest, digest_len, use, ret_der, ret_len);
@@ -573,7 +554,7 @@ engine_sign_data(struct engine *e, const char *name, const uint8_t *data, size_t
 	*ret_len = 0;
 	if ((r = get_entry(e, name, &en)) != 0)
 		return r;
-	if ((md = md_for(en->id->alg)) == NULL)
+	if ((md = ec_md(curve_get(en->id->alg))) == NULL)
 		return tpmid_seterr(TPMID_E_CURVE, "identity '%s': unknown algorithm", name);
 	if (EVP_Digest(data, len, dg, &dg_len, md, NULL) != 1)
 		return tpmid_seterr(TPMID_E_NOMEM, "hashing failed");
@@ -630,41 +611,6 @@ engine_free(struct engine *e)
 /* --- info and list -------------------------------------------------------- */
 
 static int
-pem_to_spki(const char *pem, uint8_t **ret, size_t *ret_len)
-{
-	BIO *bio = NULL;
-	EVP_PKEY *pk = NULL;
-	unsigned char *der = NULL;
-	int n, r = 0;
-
-	*ret = NULL;
-	*ret_len = 0;
-	if (pem == NULL)
-		return TPMID_E_FORMAT;
-	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
-		return TPMID_E_NOMEM;
-	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
-		r = TPMID_E_FORMAT;
-		goto out;
-	}
-	if ((n = i2d_PUBKEY(pk, &der)) <= 0) {
-		r = TPMID_E_NOMEM;
-		goto out;
-	}
-	if ((*ret = malloc((size_t)n)) == NULL) {
-		r = TPMID_E_NOMEM;
-		goto out;
-	}
-	memcpy(*ret, der, (size_t)n);
-	*ret_len = (size_t)n;
-out:
-	OPENSSL_free(der);
-	EVP_PKEY_free(pk);
-	BIO_free(bio);
-	return r;
-}
-
-static int
 dup_opt(const char *s, char **ret)
 {
 	*ret = NULL;
@@ -690,7 +636,7 @@ entry_spki(struct entry *en)
 
 	if (en->spki != NULL)
 		return 0;
-	if ((r = pem_to_spki(en->id->public_key_pem, &en->spki, &en->spki_len)) != 0)
+	if ((r = ec_spki_from_pem(en->id->public_key_pem, &en->spki, &en->spki_len)) != 0)
 		return tpmid_seterr(r, "identity '%s': tpmid.public_key is not a PEM public key",
 		    en->name);
 	return 0;
@@ -813,28 +759,6 @@ engine_identity_json(struct engine *e, const char *name, char **ret)
 
 /* --- keygen and import ---------------------------------------------------- */
 
-static int
-pkey_to_pem(EVP_PKEY *pk, char **ret)
-{
-	BIO *bio = NULL;
-	char *p;
-	long n;
-	int r = 0;
-
-	*ret = NULL;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		return TPMID_E_NOMEM;
-	if (PEM_write_bio_PUBKEY(bio, pk) != 1 || (n = BIO_get_mem_data(bio, &p)) <= 0) {
-		r = TPMID_E_NOMEM;
-		goto out;
-	}
-	if ((*ret = strdup_n(p, (size_t)n)) == NULL)
-		r = TPMID_E_NOMEM;
-out:
-	BIO_free(bio);
-	return r;
-}
-
 /* Fail early, before the TPM does any work, when the name is taken. */
 static int
 check_new_name(struct engine *e, const char *name)
@@ -879,10 +803,10 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 		goto out;
 	if ((r = identity_new(name, &id)) != 0)
 		goto out;
-	id->alg = curve == TPM_CURVE_P384 ? IDENTITY_ALG_P384 : IDENTITY_ALG_P256;
+	id->alg = (enum tpmid_curve)curve; /* enum tpm_curve has the table's values */
 	id->pin = pin;
 	if ((r = keyfile_to_pem(kf, &id->key_pem)) != 0 ||
-	    (r = pkey_to_pem(pub, &id->public_key_pem)) != 0)
+	    (r = ec_pem_from_pkey(pub, &id->public_key_pem)) != 0)
 		goto out;
 	if ((id->parent_name = malloc(srk_len)) == NULL) {
 		r = TPMID_E_NOMEM;
@@ -931,18 +855,8 @@ out:
 	return r;
 }
 
-static enum tpm_curve
-curve_of(enum identity_alg alg)
-{
-	switch (alg) {
-	case IDENTITY_ALG_P256: return TPM_CURVE_P256;
-	case IDENTITY_ALG_P384: return TPM_CURVE_P384;
-	default: return TPM_CURVE_NONE;
-	}
-}
-
 int
-engine_keygen(struct engine *e, const char *name, enum identity_alg alg,
+engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
     const struct secret *pin, enum engine_persist persist, uint32_t handle,
     struct id_info *ret)
 {
@@ -955,7 +869,7 @@ engine_keygen(struct engine *e, const char *name, enum identity_alg alg,
 
 	if (ret != NULL)
 		memset(ret, 0, sizeof(*ret));
-	if (curve_of(alg) == TPM_CURVE_NONE)
+	if (curve_get(alg) == NULL)
 		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve (use p256 or p384)");
 	if (persist == ENGINE_PERSIST_HANDLE &&
 	    (handle < TPM_PERSIST_FIRST || handle > TPM_PERSIST_LAST))
@@ -965,7 +879,7 @@ engine_keygen(struct engine *e, const char *name, enum identity_alg alg,
 		return r;
 	for (;;) {
 		if ((r = engine_tpm(e, &t)) == 0 &&
-		    (r = tpm_keygen(t, curve_of(alg), has_pin ? pin : NULL, &blob)) == 0)
+		    (r = tpm_keygen(t, (enum tpm_curve)alg, has_pin ? pin : NULL, &blob)) == 0)
 			break;
 		if (!engine_recover(e, r, &a, NULL))
 			return r;
@@ -1045,9 +959,9 @@ decode_ec_key(const uint8_t *data, size_t len, EVP_PKEY **ret)
 	OSSL_DECODER_CTX *dctx = NULL;
 	EVP_PKEY *pk = NULL;
 	const unsigned char *p = data;
+	const struct curve_info *c;
 	size_t left = len;
-	char group[64];
-	int nid, r = 0;
+	int r = 0;
 
 	*ret = NULL;
 	dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL,
@@ -1059,24 +973,8 @@ decode_ec_key(const uint8_t *data, size_t len, EVP_PKEY **ret)
 		    "unencrypted PEM/DER (PKCS#8, SEC1) private key");
 		goto out;
 	}
-	if (!EVP_PKEY_is_a(pk, "EC")) {
-		r = tpmid_seterr(TPMID_E_CURVE, "%s key: only ECDSA P-256 and P-384 keys can be "
-		    "imported", EVP_PKEY_get0_type_name(pk));
+	if ((r = ec_pkey_curve(pk, &c)) != 0)
 		goto out;
-	}
-	if (EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL) != 1) {
-		r = tpmid_seterr(TPMID_E_CURVE, "EC key with explicit curve parameters: only "
-		    "named P-256 and P-384 are supported");
-		goto out;
-	}
-	nid = OBJ_sn2nid(group);
-	if (nid == NID_undef)
-		nid = EC_curve_nist2nid(group);
-	if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1) {
-		r = tpmid_seterr(TPMID_E_CURVE, "EC key on curve %s: only P-256 and P-384 are "
-		    "supported", group);
-		goto out;
-	}
 	*ret = pk;
 	pk = NULL;
 out:
@@ -1210,7 +1108,7 @@ engine_unlock(struct engine *e, const char *name, const struct secret *pin,
 	if (RAND_bytes(dg, sizeof(dg)) != 1)
 		return tpmid_seterr(TPMID_E_NOMEM, "no random bytes");
 	/* The TPM is the judge of the PIN: one signature proves it. */
-	r = sign_entry(e, en, dg, digest_len_for(en->id->alg), pin, &der, &der_len);
+	r = sign_entry(e, en, dg, curve_get(en->id->alg)->digest_len, pin, &der, &der_len);
 	free(der);
 	if (r != 0)
 		return r;
@@ -1301,7 +1199,7 @@ engine_set_ssh_cert(struct engine *e, const char *name, const char *line)
 		return TPMID_E_NOMEM;
 	if ((r = sshwire_line_blob(clean, &blob, &blob_len)) != 0)
 		goto out;
-	if ((r = pem_to_spki(en->id->public_key_pem, &spki, &spki_len)) != 0)
+	if ((r = ec_spki_from_pem(en->id->public_key_pem, &spki, &spki_len)) != 0)
 		goto out;
 	if ((r = sshwire_cert_matches(blob, blob_len, spki, spki_len)) != 0) {
 		if (r == TPMID_E_MISMATCH)
@@ -1456,7 +1354,7 @@ d_sign_digest(void *ctx, const char *name, const uint8_t *dg, size_t len,
 }
 
 static int
-d_keygen(void *ctx, const char *name, enum identity_alg alg, const struct secret *pin,
+d_keygen(void *ctx, const char *name, enum tpmid_curve alg, const struct secret *pin,
     enum engine_persist persist, uint32_t handle, struct id_info *ret)
 {
 	return engine_keygen(ctx, name, alg, pin, persist, handle, ret);

@@ -35,8 +35,8 @@ struct engine_cfg {
 /* What list/info return for an identity; the same whether it came from the
  * engine in-process or from the agent over the socket. */
 struct id_info {
-	char name[IDENTITY_NAME_MAX + 1];
-	enum identity_alg alg;
+	char name[TPMID_NAME_MAX + 1];
+	enum tpmid_curve alg;
 	int pin;           /* the key needs a PIN */
 	int unlocked;      /* the agent holds its PIN */
 	uint32_t handle;   /* persistent handle or 0 */
@@ -89,7 +89,7 @@ int engine_sign_data(struct engine *e, const char *name, const uint8_t *data, si
 
 /* Create a key in the TPM and record the identity. `pin` NULL or empty: no
  * PIN. `handle` is used with ENGINE_PERSIST_HANDLE. */
-int engine_keygen(struct engine *e, const char *name, enum identity_alg alg,
+int engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
     const struct secret *pin, enum engine_persist persist, uint32_t handle,
     struct id_info *ret);
 /* Import a key: `data` is a PEM EC private key (PKCS#8 or SEC1), DER

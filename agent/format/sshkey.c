@@ -41,6 +41,7 @@
 #include <openssl/param_build.h>
 
 #include "common/buf.h"
+#include "common/curve.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "agent/format/sshkey.h"
@@ -383,16 +384,12 @@ out:
 
 /* ---- key material ------------------------------------------------------ */
 
-struct ssh_curve {
-	const char *keytype, *curve, *group;
-	int nid;
-	size_t q_len, d_len;
-};
-
-static const struct ssh_curve ssh_curves[] = {
-	{ "ecdsa-sha2-nistp256", "nistp256", "prime256v1", NID_X9_62_prime256v1, 65, 32 },
-	{ "ecdsa-sha2-nistp384", "nistp384", "secp384r1", NID_secp384r1, 97, 48 },
-};
+/* RFC 5656 section 3.1: Q is the uncompressed SEC1 point 04 || X || Y. */
+static size_t
+point_len(const struct curve_info *c)
+{
+	return 1 + 2 * c->field_len;
+}
 
 static int
 text_eq(const uint8_t *p, size_t len, const char *s)
@@ -404,14 +401,14 @@ text_eq(const uint8_t *p, size_t len, const char *s)
  * section 3.1) to a supported curve, with a message that tells the user
  * what to do about the others. */
 static int
-keytype_curve(const uint8_t *type, size_t len, const struct ssh_curve **ret)
+keytype_curve(const uint8_t *type, size_t len, const struct curve_info **ret)
 {
 	size_t i;
 
 	*ret = NULL;
-	for (i = 0; i < ELEMENTSOF(ssh_curves); i++)
-		if (text_eq(type, len, ssh_curves[i].keytype)) {
-			*ret = &ssh_curves[i];
+	for (i = 0; i < curve_count; i++)
+		if (text_eq(type, len, curve_table[i].ssh_keytype)) {
+			*ret = &curve_table[i];
 			return 0;
 		}
 	return tpmid_seterr(TPMID_E_CURVE,
@@ -421,7 +418,7 @@ keytype_curve(const uint8_t *type, size_t len, const struct ssh_curve **ret)
 
 /* Check that Q is d*G on the curve and 0 < d < n, then build the key. */
 static int
-ec_key_build(const struct ssh_curve *c, const uint8_t *q, size_t q_len, const uint8_t *d,
+ec_key_build(const struct curve_info *c, const uint8_t *q, size_t q_len, const uint8_t *d,
     size_t d_len, EVP_PKEY **ret)
 {
 	EC_GROUP *group = NULL;
@@ -436,10 +433,10 @@ ec_key_build(const struct ssh_curve *c, const uint8_t *q, size_t q_len, const ui
 	int r = TPMID_E_NOMEM;
 
 	*ret = NULL;
-	if (q_len != c->q_len || d_len == 0 || d_len > c->d_len)
+	if (q_len != point_len(c) || d_len == 0 || d_len > c->field_len)
 		return tpmid_seterr(TPMID_E_FORMAT, "private key: bad ECDSA key sizes");
 	if ((bnctx = BN_CTX_new()) == NULL ||
-	    (group = EC_GROUP_new_by_curve_name(c->nid)) == NULL ||
+	    (group = EC_GROUP_new_by_curve_name(OBJ_sn2nid(c->group))) == NULL ||
 	    (pt = EC_POINT_new(group)) == NULL ||
 	    (bd = BN_secure_new()) == NULL || BN_bin2bn(d, (int)d_len, bd) == NULL)
 		goto out;
@@ -574,7 +571,7 @@ out:
 
 /* The decrypted private section (see the top of the file). */
 static int
-parse_private_section(struct tbuf *b, const struct ssh_curve *c, const uint8_t *pub_q,
+parse_private_section(struct tbuf *b, const struct curve_info *c, const uint8_t *pub_q,
     size_t pub_q_len, size_t block, int encrypted, EVP_PKEY **ret, char **ret_comment)
 {
 	const uint8_t *type, *curve, *q, *d;
@@ -595,7 +592,7 @@ parse_private_section(struct tbuf *b, const struct ssh_curve *c, const uint8_t *
 	}
 	if (tbuf_get_string_direct(b, &type, &type_len) < 0)
 		goto bad;
-	if (!text_eq(type, type_len, c->keytype)) {
+	if (!text_eq(type, type_len, c->ssh_keytype)) {
 		r = tpmid_seterr(TPMID_E_FORMAT,
 		    "OpenSSH private key: private and public key types differ");
 		goto out;
@@ -605,7 +602,7 @@ parse_private_section(struct tbuf *b, const struct ssh_curve *c, const uint8_t *
 	    tbuf_get_mpint_bytes(b, &d, &d_len) < 0 ||
 	    tbuf_get_cstring(b, &comment, NULL) < 0)
 		goto bad;
-	if (!text_eq(curve, curve_len, c->curve) || q_len != pub_q_len ||
+	if (!text_eq(curve, curve_len, c->ssh_curve) || q_len != pub_q_len ||
 	    memcmp(q, pub_q, q_len) != 0) {
 		r = tpmid_seterr(TPMID_E_FORMAT,
 		    "OpenSSH private key: private and public parts differ");
@@ -642,7 +639,7 @@ sshkey_parse_private(const uint8_t *text, size_t len, const struct secret *passp
 	size_t bin_len = 0, cname_len, kname_len, enc_len = 0, salt_len, t_len, c_len, q_len;
 	const uint8_t *cname, *kname, *enc, *tag = NULL, *salt, *t, *cv, *q;
 	const struct ssh_cipher *cipher;
-	const struct ssh_curve *curve;
+	const struct curve_info *curve;
 	struct tbuf b, kdf, pub, priv;
 	uint32_t nkeys, rounds = 0;
 	int r;
@@ -681,7 +678,7 @@ sshkey_parse_private(const uint8_t *text, size_t len, const struct secret *passp
 		goto out;
 	if (tbuf_get_string_direct(&pub, &cv, &c_len) < 0 ||
 	    tbuf_get_string_direct(&pub, &q, &q_len) < 0 || tbuf_expect_end(&pub) < 0 ||
-	    !text_eq(cv, c_len, curve->curve) || q_len != curve->q_len)
+	    !text_eq(cv, c_len, curve->ssh_curve) || q_len != point_len(curve))
 		goto bad;
 	if ((cipher = cipher_by_name(cname, cname_len)) == NULL) {
 		r = tpmid_seterr(TPMID_E_UNSUPPORTED,

@@ -27,31 +27,11 @@
 #define SSHWIRE_Q_MAX 97 /* 04 || X || Y for P-384 */
 #define SSHWIRE_LINE_MAX (64 * 1024)
 
-struct ssh_curve {
-	enum identity_alg alg;
-	const char *group;    /* OpenSSL group name */
-	const char *curve;    /* RFC 5656 identifier */
-	const char *keytype;
-	const char *certtype;
-	size_t q_len;
-};
-
-static const struct ssh_curve curves[] = {
-	{ IDENTITY_ALG_P256, "prime256v1", "nistp256", "ecdsa-sha2-nistp256",
-	  "ecdsa-sha2-nistp256-cert-v01@openssh.com", 65 },
-	{ IDENTITY_ALG_P384, "secp384r1", "nistp384", "ecdsa-sha2-nistp384",
-	  "ecdsa-sha2-nistp384-cert-v01@openssh.com", 97 },
-};
-
-static const struct ssh_curve *
-curve_by_alg(enum identity_alg alg)
+/* RFC 5656 section 3.1: Q is the uncompressed SEC1 point 04 || X || Y. */
+static size_t
+point_len(const struct curve_info *c)
 {
-	size_t i;
-
-	for (i = 0; i < ELEMENTSOF(curves); i++)
-		if (curves[i].alg == alg)
-			return &curves[i];
-	return NULL;
+	return 1 + 2 * c->field_len;
 }
 
 static int
@@ -61,31 +41,31 @@ str_eq(const uint8_t *p, size_t len, const char *s)
 }
 
 const char *
-sshwire_keytype(enum identity_alg alg)
+sshwire_keytype(enum tpmid_curve alg)
 {
-	const struct ssh_curve *c = curve_by_alg(alg);
+	const struct curve_info *c = curve_get(alg);
 
-	return c == NULL ? NULL : c->keytype;
+	return c == NULL ? NULL : c->ssh_keytype;
 }
 
 const char *
-sshwire_certtype(enum identity_alg alg)
+sshwire_certtype(enum tpmid_curve alg)
 {
-	const struct ssh_curve *c = curve_by_alg(alg);
+	const struct curve_info *c = curve_get(alg);
 
-	return c == NULL ? NULL : c->certtype;
+	return c == NULL ? NULL : c->ssh_certtype;
 }
 
 /* Decode a DER SPKI into its curve and uncompressed point Q. */
 static int
-spki_decode(const uint8_t *spki, size_t spki_len, const struct ssh_curve **ret_curve,
+spki_decode(const uint8_t *spki, size_t spki_len, const struct curve_info **ret_curve,
     uint8_t *q, size_t *ret_q_len)
 {
 	const unsigned char *p = spki;
 	EVP_PKEY *pkey = NULL;
 	char group[64];
-	size_t i, glen = 0, qlen = 0;
-	const struct ssh_curve *c = NULL;
+	size_t glen = 0, qlen = 0;
+	const struct curve_info *c = NULL;
 	int r;
 
 	*ret_curve = NULL;
@@ -103,10 +83,7 @@ spki_decode(const uint8_t *spki, size_t spki_len, const struct ssh_curve **ret_c
 		r = tpmid_seterr(TPMID_E_CURVE, "public key: not an EC key on a named curve");
 		goto out;
 	}
-	for (i = 0; i < ELEMENTSOF(curves); i++)
-		if (strcmp(group, curves[i].group) == 0)
-			c = &curves[i];
-	if (c == NULL) {
+	if ((c = curve_by_group(group)) == NULL) {
 		r = tpmid_seterr(TPMID_E_CURVE, "public key: curve %s (use NIST P-256 or P-384)",
 		    group);
 		goto out;
@@ -116,7 +93,7 @@ spki_decode(const uint8_t *spki, size_t spki_len, const struct ssh_curve **ret_c
 	if (!EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
 	    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) ||
 	    !EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, q, SSHWIRE_Q_MAX,
-	    &qlen) || qlen != c->q_len || q[0] != 0x04) {
+	    &qlen) || qlen != point_len(c) || q[0] != 0x04) {
 		r = tpmid_seterr(TPMID_E_FORMAT, "public key: cannot encode the EC point");
 		goto out;
 	}
@@ -131,15 +108,15 @@ out:
 int
 sshwire_pubkey_blob(const uint8_t *spki, size_t spki_len, struct tbuf *out)
 {
-	const struct ssh_curve *c;
+	const struct curve_info *c;
 	uint8_t q[SSHWIRE_Q_MAX];
 	size_t qlen;
 	int r;
 
 	if ((r = spki_decode(spki, spki_len, &c, q, &qlen)) < 0)
 		return r;
-	if ((r = tbuf_put_cstring(out, c->keytype)) < 0 ||
-	    (r = tbuf_put_cstring(out, c->curve)) < 0 ||
+	if ((r = tbuf_put_cstring(out, c->ssh_keytype)) < 0 ||
+	    (r = tbuf_put_cstring(out, c->ssh_curve)) < 0 ||
 	    (r = tbuf_put_string(out, q, qlen)) < 0)
 		return r;
 	return 0;
@@ -162,7 +139,7 @@ int
 sshwire_pubkey_line(const uint8_t *spki, size_t spki_len, const char *comment, char **ret)
 {
 	struct tbuf *blob = NULL;
-	const struct ssh_curve *c;
+	const struct curve_info *c;
 	uint8_t q[SSHWIRE_Q_MAX];
 	size_t qlen, n;
 	char *b64 = NULL, *line = NULL;
@@ -183,12 +160,12 @@ sshwire_pubkey_line(const uint8_t *spki, size_t spki_len, const char *comment, c
 	}
 	if (comment != NULL && *comment == '\0')
 		comment = NULL;
-	n = strlen(c->keytype) + 1 + strlen(b64) + (comment ? 1 + strlen(comment) : 0) + 1;
+	n = strlen(c->ssh_keytype) + 1 + strlen(b64) + (comment ? 1 + strlen(comment) : 0) + 1;
 	if ((line = malloc(n)) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	snprintf(line, n, "%s %s%s%s", c->keytype, b64, comment ? " " : "",
+	snprintf(line, n, "%s %s%s%s", c->ssh_keytype, b64, comment ? " " : "",
 	    comment ? comment : "");
 	*ret = line;
 	line = NULL;
@@ -272,10 +249,10 @@ out:
 }
 
 int
-sshwire_sig_from_der(enum identity_alg alg, const uint8_t *der, size_t der_len,
+sshwire_sig_from_der(enum tpmid_curve alg, const uint8_t *der, size_t der_len,
     struct tbuf *out)
 {
-	const struct ssh_curve *c = curve_by_alg(alg);
+	const struct curve_info *c = curve_get(alg);
 	const unsigned char *p = der;
 	ECDSA_SIG *sig = NULL;
 	const BIGNUM *br, *bs;
@@ -292,8 +269,8 @@ sshwire_sig_from_der(enum identity_alg alg, const uint8_t *der, size_t der_len,
 	}
 	ECDSA_SIG_get0(sig, &br, &bs);
 	if (BN_is_negative(br) || BN_is_negative(bs) || BN_is_zero(br) || BN_is_zero(bs) ||
-	    (rl = BN_num_bytes(br)) > (int)(c->q_len / 2) ||
-	    (sl = BN_num_bytes(bs)) > (int)(c->q_len / 2)) {
+	    (rl = BN_num_bytes(br)) > (int)c->field_len ||
+	    (sl = BN_num_bytes(bs)) > (int)c->field_len) {
 		r = tpmid_seterr(TPMID_E_FORMAT, "ECDSA signature values out of range");
 		goto out;
 	}
@@ -307,7 +284,7 @@ sshwire_sig_from_der(enum identity_alg alg, const uint8_t *der, size_t der_len,
 	}
 	if ((r = tbuf_put_mpint_bytes(ib, rb, (size_t)rl)) < 0 ||
 	    (r = tbuf_put_mpint_bytes(ib, sb, (size_t)sl)) < 0 ||
-	    (r = tbuf_put_cstring(out, c->keytype)) < 0 ||
+	    (r = tbuf_put_cstring(out, c->ssh_keytype)) < 0 ||
 	    (r = tbuf_put_stringb(out, ib)) < 0)
 		goto out;
 	r = 0;
@@ -339,7 +316,7 @@ int
 sshwire_cert_matches(const uint8_t *cert_blob, size_t cert_len, const uint8_t *spki,
     size_t spki_len)
 {
-	const struct ssh_curve *c = NULL, *kc;
+	const struct curve_info *c = NULL, *kc;
 	const uint8_t *type, *nonce, *curve, *q, *s;
 	size_t type_len, nonce_len, curve_len, q_len, s_len, i;
 	uint8_t kq[SSHWIRE_Q_MAX];
@@ -354,9 +331,9 @@ sshwire_cert_matches(const uint8_t *cert_blob, size_t cert_len, const uint8_t *s
 	tbuf_init_view(&b, cert_blob, cert_len);
 	if (tbuf_get_string_direct(&b, &type, &type_len) < 0)
 		goto bad;
-	for (i = 0; i < ELEMENTSOF(curves); i++)
-		if (str_eq(type, type_len, curves[i].certtype))
-			c = &curves[i];
+	for (i = 0; i < curve_count; i++)
+		if (str_eq(type, type_len, curve_table[i].ssh_certtype))
+			c = &curve_table[i];
 	if (c == NULL)
 		return tpmid_seterr(TPMID_E_FORMAT,
 		    "not an ecdsa-sha2-nistp256/384 OpenSSH certificate");
@@ -379,7 +356,7 @@ sshwire_cert_matches(const uint8_t *cert_blob, size_t cert_len, const uint8_t *s
 		goto bad;
 	if (u32 != 1 && u32 != 2)
 		goto bad;
-	if (!str_eq(curve, curve_len, c->curve) || q_len != c->q_len || q[0] != 0x04)
+	if (!str_eq(curve, curve_len, c->ssh_curve) || q_len != point_len(c) || q[0] != 0x04)
 		goto bad;
 	if ((r = spki_decode(spki, spki_len, &kc, kq, &kq_len)) < 0)
 		return r;

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "store/identity.h"
+#include "common/curve.h"
 
 /* "ecdsa-sha2-nistp256" / "ecdsa-sha2-nistp384", NULL for others. */
-const char *sshwire_keytype(enum identity_alg alg);
-const char *sshwire_certtype(enum identity_alg alg);
+const char *sshwire_keytype(enum tpmid_curve alg);
+const char *sshwire_certtype(enum tpmid_curve alg);
 
 /* Append the RFC 5656 public key blob (string keytype, string curve,
  * string Q) for a DER SubjectPublicKeyInfo. */
@@ -25,7 +25,7 @@ int sshwire_line_blob(const char *line, uint8_t **ret, size_t *ret_len);
 
 /* Append an SSH signature blob (string keytype, string(mpint r, mpint s))
  * built from a DER ECDSA-Sig-Value. */
-int sshwire_sig_from_der(enum identity_alg alg, const uint8_t *der, size_t der_len,
+int sshwire_sig_from_der(enum tpmid_curve alg, const uint8_t *der, size_t der_len,
     struct tbuf *out);
 
 /* 0 if the OpenSSH certificate line/blob certifies the key `spki`;

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "agent/format/ec.h"
 #include "agent/format/x509.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -228,7 +229,7 @@ set_signature(X509_REQ *req, const uint8_t *der, size_t der_len)
 }
 
 int
-x509_csr_make(const uint8_t *spki, size_t spki_len, enum identity_alg alg,
+x509_csr_make(const uint8_t *spki, size_t spki_len, enum tpmid_curve alg,
     const char *subject, const char *san, x509_sign_fn sign, void *sign_ctx, char **ret_pem)
 {
 	X509_REQ *req = NULL;
@@ -242,6 +243,7 @@ x509_csr_make(const uint8_t *spki, size_t spki_len, enum identity_alg alg,
 	uint8_t dg[EVP_MAX_MD_SIZE], *sig = NULL;
 	unsigned int dg_len = 0;
 	size_t sig_len = 0;
+	const struct curve_info *c;
 	const EVP_MD *md;
 	BIO *bio = NULL;
 	char *data;
@@ -249,18 +251,9 @@ x509_csr_make(const uint8_t *spki, size_t spki_len, enum identity_alg alg,
 	int tbs_len, sig_nid, r;
 
 	*ret_pem = NULL;
-	switch (alg) {
-	case IDENTITY_ALG_P256:
-		md = EVP_sha256();
-		sig_nid = NID_ecdsa_with_SHA256;
-		break;
-	case IDENTITY_ALG_P384:
-		md = EVP_sha384();
-		sig_nid = NID_ecdsa_with_SHA384;
-		break;
-	default:
+	if ((c = curve_get(alg)) == NULL || (md = ec_md(c)) == NULL ||
+	    (sig_nid = OBJ_txt2nid(c->sig_alg)) == NID_undef)
 		return tpmid_seterr(TPMID_E_CURVE, "unsupported key algorithm");
-	}
 	if ((r = x509_parse_subject(subject, &nm)) != 0)
 		goto out;
 	if (san != NULL && (r = x509_parse_san(san, &gens)) != 0)

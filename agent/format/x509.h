@@ -12,7 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "store/identity.h"
+#include "common/curve.h"
 
 /* Sign `digest` (SHA-256 for P-256, SHA-384 for P-384) and return a DER
  * ECDSA-Sig-Value in fresh memory. 0 or a negative TPMID_E_* code. */
@@ -33,7 +33,7 @@ int x509_parse_san(const char *s, GENERAL_NAMES **ret);
  * SubjectPublicKeyInfo, ECDSA P-256/P-384 per `alg`), subject `subject`,
  * optional SANs `san` (NULL: none), signed with ecdsa-with-SHA256/384 by
  * `sign`. */
-int x509_csr_make(const uint8_t *spki, size_t spki_len, enum identity_alg alg,
+int x509_csr_make(const uint8_t *spki, size_t spki_len, enum tpmid_curve alg,
     const char *subject, const char *san, x509_sign_fn sign, void *sign_ctx, char **ret_pem);
 
 /* 0 if the first certificate in `cert_pem` carries the public key in

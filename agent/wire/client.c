@@ -449,7 +449,7 @@ agent_sign_digest(void *ctx, const char *name, const uint8_t *dg, size_t len,
 }
 
 static int
-agent_keygen(void *ctx, const char *name, enum identity_alg alg, const struct secret *pin,
+agent_keygen(void *ctx, const char *name, enum tpmid_curve alg, const struct secret *pin,
     enum engine_persist persist, uint32_t handle, struct id_info *ret)
 {
 	struct proto_request q = {

@@ -302,7 +302,7 @@ proto_get_request(enum proto_req type, struct tbuf *msg, struct proto_request *r
 	case PROTO_REQ_KEYGEN:
 		if ((r = get_name(msg, 0, &q.name)) < 0 || (r = tbuf_get_u32(msg, &v)) < 0)
 			break;
-		q.alg = (enum identity_alg)v;
+		q.alg = (enum tpmid_curve)v;
 		if ((r = tbuf_get_u32(msg, &v)) < 0)
 			break;
 		/* Unknown persist modes are a format error, not a guess. */
@@ -397,7 +397,7 @@ proto_get_id_info(struct tbuf *in, struct id_info *ret)
 	memset(&i, 0, sizeof(i));
 	if ((r = tbuf_get_string_direct(in, &p, &len)) < 0)
 		goto out;
-	if (len > IDENTITY_NAME_MAX || memchr(p, '\0', len) != NULL) {
+	if (len > TPMID_NAME_MAX || memchr(p, '\0', len) != NULL) {
 		r = TPMID_E_FORMAT;
 		goto out;
 	}
@@ -405,7 +405,7 @@ proto_get_id_info(struct tbuf *in, struct id_info *ret)
 	i.name[len] = '\0';
 	if ((r = tbuf_get_u32(in, &v)) < 0)
 		goto out;
-	i.alg = (enum identity_alg)v;
+	i.alg = (enum tpmid_curve)v;
 	if ((r = get_flag(in, &i.pin)) < 0 || (r = get_flag(in, &i.unlocked)) < 0 ||
 	    (r = tbuf_get_u32(in, &i.handle)) < 0)
 		goto out;

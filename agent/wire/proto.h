@@ -79,7 +79,7 @@ struct proto_request {
 	uint8_t *data;           /* digest, data to sign, or key to import */
 	size_t data_len;
 	struct secret *pin;      /* NULL when none was sent */
-	enum identity_alg alg;   /* keygen */
+	enum tpmid_curve alg;   /* keygen */
 	enum engine_persist persist; /* keygen */
 	uint32_t handle;         /* keygen with ENGINE_PERSIST_HANDLE */
 	uint32_t timeout_s;      /* unlock */

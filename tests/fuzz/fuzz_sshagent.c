@@ -91,7 +91,7 @@ cleanup(void)
 }
 
 static void
-add_identity(struct store *s, const char *name, enum identity_alg alg, int pin,
+add_identity(struct store *s, const char *name, enum tpmid_curve alg, int pin,
     const char *pem, const char *cert)
 {
 	struct identity *id = NULL;
@@ -154,9 +154,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	if (store_open(tmp_store, 1, &s) < 0)
 		abort();
-	add_identity(s, "fz", IDENTITY_ALG_P256, 0, p256_pem, p256_cert);
-	add_identity(s, "fzpin", IDENTITY_ALG_P384, 1, p384_pem, NULL);
-	add_identity(s, "fzbad", IDENTITY_ALG_P256, 0, other_pem, p256_cert);
+	add_identity(s, "fz", CURVE_P256, 0, p256_pem, p256_cert);
+	add_identity(s, "fzpin", CURVE_P384, 1, p384_pem, NULL);
+	add_identity(s, "fzbad", CURVE_P256, 0, other_pem, p256_cert);
 	store_free(s);
 
 	memset(&cfg, 0, sizeof(cfg));

@@ -88,7 +88,7 @@ test_parse_full(void **state)
 	(void)state;
 	assert_int_equal(identity_parse(full_doc, strlen(full_doc), "ziggy", &id), 0);
 	assert_string_equal(id->name, "ziggy");
-	assert_int_equal(id->alg, IDENTITY_ALG_P384);
+	assert_int_equal(id->alg, CURVE_P384);
 	assert_int_equal(id->pin, 1);
 	assert_non_null(id->key_pem);
 	assert_memory_equal(id->key_pem, KEY_PEM_START, strlen(KEY_PEM_START));
@@ -191,7 +191,7 @@ test_modify_and_clear(void **state)
 	id->parent_name_len = 0;
 	id->handle = 0;
 	id->pin = 0;
-	id->alg = IDENTITY_ALG_P256;
+	id->alg = CURVE_P256;
 	assert_int_equal(identity_serialize(id, &out), 0);
 
 	doc = json_tokener_parse(out);
@@ -294,9 +294,9 @@ test_new_serialize(void **state)
 	id->handle = 0x80000001;
 	assert_int_equal(identity_serialize(id, &out), TPMID_E_INVAL);
 	id->handle = 0x81000020;
-	id->alg = IDENTITY_ALG_NONE;
+	id->alg = CURVE_NONE;
 	assert_int_equal(identity_serialize(id, &out), TPMID_E_INVAL);
-	id->alg = IDENTITY_ALG_P384;
+	id->alg = CURVE_P384;
 	assert_int_equal(identity_set_str(&id->key_pem, "not a key"), 0);
 	assert_int_equal(identity_serialize(id, &out), TPMID_E_INVAL);
 

@@ -154,13 +154,13 @@ test_req_keygen_unlock_lock(void **state)
 	memset(&q, 0, sizeof(q));
 	q.type = PROTO_REQ_KEYGEN;
 	q.name = "dev";
-	q.alg = IDENTITY_ALG_P384;
+	q.alg = CURVE_P384;
 	q.persist = ENGINE_PERSIST_HANDLE;
 	q.handle = 0x81000020;
 	q.pin = pin;
 	assert_int_equal(roundtrip_request(&q, &out, NULL), 0);
 	assert_string_equal(out.name, "dev");
-	assert_int_equal(out.alg, IDENTITY_ALG_P384);
+	assert_int_equal(out.alg, CURVE_P384);
 	assert_int_equal(out.persist, ENGINE_PERSIST_HANDLE);
 	assert_int_equal(out.handle, 0x81000020);
 	assert_int_equal(out.pin->len, 10);
@@ -230,7 +230,7 @@ test_req_truncated_trailing(void **state)
 	qs[0] = (struct proto_request){ .type = PROTO_REQ_SIGN_DIGEST, .name = "a",
 		.data = (uint8_t *)digest32, .data_len = 32, .pin = pin };
 	qs[1] = (struct proto_request){ .type = PROTO_REQ_KEYGEN, .name = "a",
-		.alg = IDENTITY_ALG_P256, .pin = pin };
+		.alg = CURVE_P256, .pin = pin };
 	qs[2] = (struct proto_request){ .type = PROTO_REQ_UNLOCK, .name = "a", .pin = pin,
 		.timeout_s = 5 };
 	qs[3] = (struct proto_request){ .type = PROTO_REQ_SET_CERT, .name = "a",
@@ -313,7 +313,7 @@ fill_info(struct id_info *i, const char *name, int with_certs)
 	memset(i, 0, sizeof(*i));
 	memset(spki, 0x30, sizeof(spki));
 	snprintf(i->name, sizeof(i->name), "%s", name);
-	i->alg = IDENTITY_ALG_P256;
+	i->alg = CURVE_P256;
 	i->pin = 1;
 	i->unlocked = 1;
 	i->handle = 0x81000010;

@@ -78,14 +78,14 @@ static void
 test_types(void **state)
 {
 	(void)state;
-	assert_string_equal(sshwire_keytype(IDENTITY_ALG_P256), "ecdsa-sha2-nistp256");
-	assert_string_equal(sshwire_keytype(IDENTITY_ALG_P384), "ecdsa-sha2-nistp384");
-	assert_null(sshwire_keytype(IDENTITY_ALG_NONE));
-	assert_string_equal(sshwire_certtype(IDENTITY_ALG_P256),
+	assert_string_equal(sshwire_keytype(CURVE_P256), "ecdsa-sha2-nistp256");
+	assert_string_equal(sshwire_keytype(CURVE_P384), "ecdsa-sha2-nistp384");
+	assert_null(sshwire_keytype(CURVE_NONE));
+	assert_string_equal(sshwire_certtype(CURVE_P256),
 	    "ecdsa-sha2-nistp256-cert-v01@openssh.com");
-	assert_string_equal(sshwire_certtype(IDENTITY_ALG_P384),
+	assert_string_equal(sshwire_certtype(CURVE_P384),
 	    "ecdsa-sha2-nistp384-cert-v01@openssh.com");
-	assert_null(sshwire_certtype((enum identity_alg)7));
+	assert_null(sshwire_certtype((enum tpmid_curve)7));
 }
 
 /* The line we make equals ssh-keygen's .pub line, comment included. */
@@ -303,7 +303,7 @@ test_sig_from_der(void **state)
 	memset(s, 0x11, sizeof(s));
 	s[0] = s[1] = 0;
 	put_der_sig(r, sizeof(r), s, sizeof(s), &der, &der_len);
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P256, der, (size_t)der_len, b), 0);
+	assert_int_equal(sshwire_sig_from_der(CURVE_P256, der, (size_t)der_len, b), 0);
 	assert_true(tbuf_len(b) > sizeof(want_head));
 	assert_memory_equal(tbuf_ptr(b), want_head, sizeof(want_head));
 	tbuf_init_view(&v, tbuf_ptr(b), tbuf_len(b));
@@ -320,7 +320,7 @@ test_sig_from_der(void **state)
 
 	/* P-384 names its own type. */
 	tbuf_reset(b);
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P384, der, (size_t)der_len, b), 0);
+	assert_int_equal(sshwire_sig_from_der(CURVE_P384, der, (size_t)der_len, b), 0);
 	tbuf_init_view(&v, tbuf_ptr(b), tbuf_len(b));
 	assert_int_equal(tbuf_get_string_direct(&v, &t, &tl), 0);
 	assert_int_equal(tl, 19);
@@ -330,12 +330,12 @@ test_sig_from_der(void **state)
 	tbuf_reset(b);
 	der = realloc(der, (size_t)der_len + 1);
 	der[der_len] = 0;
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P256, der, (size_t)der_len + 1, b),
+	assert_int_equal(sshwire_sig_from_der(CURVE_P256, der, (size_t)der_len + 1, b),
 	    TPMID_E_FORMAT);
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P256, der, (size_t)der_len - 1, b),
+	assert_int_equal(sshwire_sig_from_der(CURVE_P256, der, (size_t)der_len - 1, b),
 	    TPMID_E_FORMAT);
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P256, der, 0, b), TPMID_E_FORMAT);
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_NONE, der, (size_t)der_len, b),
+	assert_int_equal(sshwire_sig_from_der(CURVE_P256, der, 0, b), TPMID_E_FORMAT);
+	assert_int_equal(sshwire_sig_from_der(CURVE_NONE, der, (size_t)der_len, b),
 	    TPMID_E_CURVE);
 	assert_int_equal(tbuf_len(b), 0);
 	OPENSSL_free(der);
@@ -344,9 +344,9 @@ test_sig_from_der(void **state)
 
 		memset(big, 0x7f, sizeof(big));
 		put_der_sig(big, sizeof(big), s, sizeof(s), &der, &der_len);
-		assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P256, der, (size_t)der_len, b),
+		assert_int_equal(sshwire_sig_from_der(CURVE_P256, der, (size_t)der_len, b),
 		    TPMID_E_FORMAT);
-		assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P384, der, (size_t)der_len, b),
+		assert_int_equal(sshwire_sig_from_der(CURVE_P384, der, (size_t)der_len, b),
 		    0);
 		OPENSSL_free(der);
 	}
@@ -372,7 +372,7 @@ test_sig_roundtrip(void **state)
 	memset(dg, 0x5a, sizeof(dg));
 	assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
 	assert_int_equal(EVP_PKEY_sign(ctx, der, &der_len, dg, sizeof(dg)), 1);
-	assert_int_equal(sshwire_sig_from_der(IDENTITY_ALG_P384, der, der_len, b), 0);
+	assert_int_equal(sshwire_sig_from_der(CURVE_P384, der, der_len, b), 0);
 	tbuf_init_view(&v, tbuf_ptr(b), tbuf_len(b));
 	assert_int_equal(tbuf_get_string_direct(&v, &t, &tl), 0);
 	assert_int_equal(tbuf_get_stringb(&v, &inner), 0);

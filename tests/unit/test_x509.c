@@ -119,10 +119,10 @@ assert_gen_ip(const GENERAL_NAME *g, const uint8_t *ip, size_t len)
 }
 
 static EVP_PKEY *
-keygen(enum identity_alg alg)
+keygen(enum tpmid_curve alg)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-	    alg == IDENTITY_ALG_P384 ? "P-384" : "P-256");
+	    alg == CURVE_P384 ? "P-384" : "P-256");
 
 	assert_non_null(k);
 	return k;
@@ -609,7 +609,7 @@ test_san_no_leak_on_error(void **state)
 /* --- x509_csr_make ------------------------------------------------------------ */
 
 static void
-csr_roundtrip(enum identity_alg alg, const EVP_MD *md, int sig_nid)
+csr_roundtrip(enum tpmid_curve alg, const EVP_MD *md, int sig_nid)
 {
 	EVP_PKEY *k = keygen(alg);
 	struct signer s = { .key = k, .expect_len = (size_t)EVP_MD_get_size(md) };
@@ -697,14 +697,14 @@ static void
 test_csr_p256(void **state)
 {
 	(void)state;
-	csr_roundtrip(IDENTITY_ALG_P256, EVP_sha256(), NID_ecdsa_with_SHA256);
+	csr_roundtrip(CURVE_P256, EVP_sha256(), NID_ecdsa_with_SHA256);
 }
 
 static void
 test_csr_p384(void **state)
 {
 	(void)state;
-	csr_roundtrip(IDENTITY_ALG_P384, EVP_sha384(), NID_ecdsa_with_SHA384);
+	csr_roundtrip(CURVE_P384, EVP_sha384(), NID_ecdsa_with_SHA384);
 }
 
 /* Signed by a key other than the one in the request: x509.c sets the
@@ -712,7 +712,7 @@ test_csr_p384(void **state)
 static void
 test_csr_wrong_signer(void **state)
 {
-	EVP_PKEY *k = keygen(IDENTITY_ALG_P256), *other = keygen(IDENTITY_ALG_P256);
+	EVP_PKEY *k = keygen(CURVE_P256), *other = keygen(CURVE_P256);
 	struct signer s = { .key = other, .expect_len = 32 };
 	uint8_t *spki;
 	size_t spki_len;
@@ -721,7 +721,7 @@ test_csr_wrong_signer(void **state)
 
 	(void)state;
 	spki_der(k, &spki, &spki_len);
-	assert_int_equal(x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "CN=x", NULL, sign_cb,
+	assert_int_equal(x509_csr_make(spki, spki_len, CURVE_P256, "CN=x", NULL, sign_cb,
 	    &s, &pem), 0);
 	req = read_req(pem);
 	assert_int_not_equal(X509_REQ_verify(req, k), 1);
@@ -736,7 +736,7 @@ test_csr_wrong_signer(void **state)
 static void
 test_csr_sign_fails(void **state)
 {
-	EVP_PKEY *k = keygen(IDENTITY_ALG_P384);
+	EVP_PKEY *k = keygen(CURVE_P384);
 	struct signer s = { .key = k, .expect_len = 48 };
 	uint8_t *spki;
 	size_t spki_len;
@@ -748,7 +748,7 @@ test_csr_sign_fails(void **state)
 	spki_der(k, &spki, &spki_len);
 	/* Warm-up with the same inputs, so lazily built OpenSSL state does
 	 * not count as a leak below. */
-	assert_int_equal(x509_csr_make(spki, spki_len, IDENTITY_ALG_P384, "CN=x,O=y",
+	assert_int_equal(x509_csr_make(spki, spki_len, CURVE_P384, "CN=x,O=y",
 	    "DNS:a,IP:192.0.2.1", sign_cb, &s, &pem), 0);
 	free(pem);
 
@@ -756,7 +756,7 @@ test_csr_sign_fails(void **state)
 	s.calls = 0;
 	s.fail = tpmid_seterr(TPMID_E_LOCKED, "key 'web' is locked");
 	pem = (char *)&pem;
-	r = x509_csr_make(spki, spki_len, IDENTITY_ALG_P384, "CN=x,O=y", "DNS:a,IP:192.0.2.1",
+	r = x509_csr_make(spki, spki_len, CURVE_P384, "CN=x,O=y", "DNS:a,IP:192.0.2.1",
 	    sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_LOCKED);
 	assert_int_equal(s.calls, 1);
@@ -767,7 +767,7 @@ test_csr_sign_fails(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 
 	s.fail = TPMID_E_TPM;
-	assert_int_equal(x509_csr_make(spki, spki_len, IDENTITY_ALG_P384, "CN=x", NULL, sign_cb,
+	assert_int_equal(x509_csr_make(spki, spki_len, CURVE_P384, "CN=x", NULL, sign_cb,
 	    &s, &pem), TPMID_E_TPM);
 	assert_null(pem);
 	assert_int_equal(live_allocs, before);
@@ -780,7 +780,7 @@ test_csr_sign_fails(void **state)
 static void
 test_csr_rejects(void **state)
 {
-	EVP_PKEY *k = keygen(IDENTITY_ALG_P256);
+	EVP_PKEY *k = keygen(CURVE_P256);
 	struct signer s = { .key = k, .expect_len = 32 };
 	uint8_t *spki, junk[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
 	size_t spki_len;
@@ -793,38 +793,38 @@ test_csr_rejects(void **state)
 	before = live_allocs;
 
 	pem = (char *)&pem;
-	r = x509_csr_make(spki, spki_len, IDENTITY_ALG_NONE, "CN=x", NULL, sign_cb, &s, &pem);
+	r = x509_csr_make(spki, spki_len, CURVE_NONE, "CN=x", NULL, sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_CURVE);
 	assert_null(pem);
-	r = x509_csr_make(spki, spki_len, (enum identity_alg)99, "CN=x", NULL, sign_cb, &s, &pem);
+	r = x509_csr_make(spki, spki_len, (enum tpmid_curve)99, "CN=x", NULL, sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_CURVE);
 
 	pem = (char *)&pem;
-	r = x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "CN=x,bogus", NULL, sign_cb, &s,
+	r = x509_csr_make(spki, spki_len, CURVE_P256, "CN=x,bogus", NULL, sign_cb, &s,
 	    &pem);
 	assert_int_equal(r, TPMID_E_INVAL);
 	assert_null(pem);
 	assert_errmsg_has(r, "\"bogus\"");
 
-	r = x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "", NULL, sign_cb, &s, &pem);
+	r = x509_csr_make(spki, spki_len, CURVE_P256, "", NULL, sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_INVAL);
 
-	r = x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "CN=x", "DNS:a,IP:999.1.1.1",
+	r = x509_csr_make(spki, spki_len, CURVE_P256, "CN=x", "DNS:a,IP:999.1.1.1",
 	    sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_INVAL);
 	assert_null(pem);
 	assert_errmsg_has(r, "\"IP:999.1.1.1\"");
 
 	/* An empty (not NULL) SAN list is an error, not "no SANs". */
-	r = x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "CN=x", "", sign_cb, &s, &pem);
+	r = x509_csr_make(spki, spki_len, CURVE_P256, "CN=x", "", sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_INVAL);
 
-	r = x509_csr_make(junk, sizeof(junk), IDENTITY_ALG_P256, "CN=x", NULL, sign_cb, &s, &pem);
+	r = x509_csr_make(junk, sizeof(junk), CURVE_P256, "CN=x", NULL, sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_FORMAT);
 	assert_null(pem);
-	r = x509_csr_make(spki, spki_len - 1, IDENTITY_ALG_P256, "CN=x", NULL, sign_cb, &s, &pem);
+	r = x509_csr_make(spki, spki_len - 1, CURVE_P256, "CN=x", NULL, sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_FORMAT);
-	r = x509_csr_make(spki, 0, IDENTITY_ALG_P256, "CN=x", NULL, sign_cb, &s, &pem);
+	r = x509_csr_make(spki, 0, CURVE_P256, "CN=x", NULL, sign_cb, &s, &pem);
 	assert_int_equal(r, TPMID_E_FORMAT);
 	assert_errmsg_has(r, "public key does not parse");
 
@@ -833,11 +833,11 @@ test_csr_rejects(void **state)
 	/* Allow for OpenSSL's first-use state (decoders fetched by the first
 	 * d2i_PUBKEY); run the whole set again and require no growth. */
 	before = live_allocs;
-	(void)x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "CN=x,bogus", NULL, sign_cb, &s,
+	(void)x509_csr_make(spki, spki_len, CURVE_P256, "CN=x,bogus", NULL, sign_cb, &s,
 	    &pem);
-	(void)x509_csr_make(spki, spki_len, IDENTITY_ALG_P256, "CN=x", "DNS:a,IP:999.1.1.1",
+	(void)x509_csr_make(spki, spki_len, CURVE_P256, "CN=x", "DNS:a,IP:999.1.1.1",
 	    sign_cb, &s, &pem);
-	(void)x509_csr_make(junk, sizeof(junk), IDENTITY_ALG_P256, "CN=x", "DNS:a", sign_cb, &s,
+	(void)x509_csr_make(junk, sizeof(junk), CURVE_P256, "CN=x", "DNS:a", sign_cb, &s,
 	    &pem);
 	assert_int_equal(live_allocs, before);
 
@@ -850,8 +850,8 @@ test_csr_rejects(void **state)
 static void
 test_cert_matches(void **state)
 {
-	EVP_PKEY *k = keygen(IDENTITY_ALG_P256), *other = keygen(IDENTITY_ALG_P256),
-		 *k384 = keygen(IDENTITY_ALG_P384);
+	EVP_PKEY *k = keygen(CURVE_P256), *other = keygen(CURVE_P256),
+		 *k384 = keygen(CURVE_P384);
 	char *cert = cert_pem(k), *cert_other = cert_pem(other), *cert384 = cert_pem(k384);
 	char *pub = spki_pem(k), *norm, *messy;
 	uint8_t *spki;
@@ -908,7 +908,7 @@ test_cert_matches_garbage(void **state)
 		"-----BEGIN CERTIFICATE-----\nnot base64 !!\n-----END CERTIFICATE-----\n",
 		"-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
 	};
-	EVP_PKEY *k = keygen(IDENTITY_ALG_P256);
+	EVP_PKEY *k = keygen(CURVE_P256);
 	char *cert = cert_pem(k), *pub = spki_pem(k), *norm, *truncated;
 	uint8_t *spki;
 	size_t spki_len, i;
@@ -963,7 +963,7 @@ test_cert_matches_garbage(void **state)
 static void
 test_bundle_normalize(void **state)
 {
-	EVP_PKEY *a = keygen(IDENTITY_ALG_P256), *b = keygen(IDENTITY_ALG_P384);
+	EVP_PKEY *a = keygen(CURVE_P256), *b = keygen(CURVE_P384);
 	char *ca = cert_pem(a), *cb = cert_pem(b), *in, *both, *out, *broken;
 
 	(void)state;

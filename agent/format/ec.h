@@ -1,0 +1,30 @@
+/* EC public keys and hashes in OpenSSL's terms, for the curves of the
+ * table in common/curve.h: the conversions several rooms need (PEM <-> DER
+ * SubjectPublicKeyInfo, the curve of a key, the hash of a curve). */
+#ifndef TPMID_FORMAT_EC_H
+#define TPMID_FORMAT_EC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "common/curve.h"
+
+/* The curve's hash (SHA-256 for P-256, SHA-384 for P-384); NULL only if
+ * OpenSSL lacks it. */
+const EVP_MD *ec_md(const struct curve_info *c);
+
+/* The table entry for an EC key on a named curve tpmid speaks.
+ * TPMID_E_CURVE (detail names the key type or curve) otherwise. */
+int ec_pkey_curve(EVP_PKEY *pk, const struct curve_info **ret);
+
+/* PEM "PUBLIC KEY" -> DER SubjectPublicKeyInfo in fresh memory.
+ * TPMID_E_FORMAT if it does not parse. */
+int ec_spki_from_pem(const char *pem, uint8_t **ret, size_t *ret_len);
+/* DER SubjectPublicKeyInfo -> PEM text (fresh string). */
+int ec_pem_from_spki(const uint8_t *spki, size_t len, char **ret);
+/* The public half of `pk` as PEM text (fresh string). */
+int ec_pem_from_pkey(EVP_PKEY *pk, char **ret);
+
+#endif
