@@ -20,16 +20,18 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "store/atomic.h"
 #include "store/store.h"
 
 #define STORE_SUFFIX ".json"
 #define STORE_LOCK ".lock"
+#define STORE_SRK_NAME ".srk-name"
+/* A TPM name is at most 2 + 64 bytes; anything much longer is not ours. */
+#define SRK_NAME_FILE_MAX 1024
 
 struct store {
 	char *dir;
 };
-
-int (*store_test_fail_hook)(const char *stage) = NULL;
 
 static char *
 join(const char *a, const char *b)
@@ -374,40 +376,12 @@ unlock_store(int fd)
 		close(fd); /* releases the flock */
 }
 
-/* Make a completed rename or unlink durable (rename(2) and unlink(2)
- * change the directory, which has its own data to flush). */
-static int
-fsync_dir(const char *dir)
-{
-	int fd, r = 0;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return tpmid_seterr(TPMID_E_IO, "%s: %s", dir, strerror(errno));
-	if (fsync(fd) < 0)
-		r = tpmid_seterr(TPMID_E_IO, "%s: fsync: %s", dir, strerror(errno));
-	close(fd);
-	return r;
-}
-
-/* The test hook (store.h): a nonzero return is taken as the errno the
- * failing step would have reported (EIO if it is not positive). */
-static int
-hook(const char *stage)
-{
-	int e;
-
-	if (store_test_fail_hook == NULL || (e = store_test_fail_hook(stage)) == 0)
-		return 0;
-	errno = e > 0 ? e : EIO;
-	return -1;
-}
-
 int
 store_save(struct store *s, const struct identity *id, int flags)
 {
-	char *json = NULL, *path = NULL, *tmp = NULL;
+	char *json = NULL, *path = NULL;
 	struct stat st;
-	int fd = -1, lockfd = -1, r;
+	int lockfd = -1, r;
 
 	if (id == NULL)
 		return tpmid_seterr(TPMID_E_INVAL, "no identity");
@@ -417,9 +391,7 @@ store_save(struct store *s, const struct identity *id, int flags)
 		return r;
 	if ((r = ensure_dir(s->dir)) < 0)
 		goto out;
-	if ((path = store_path(s, id->name)) == NULL ||
-	    asprintf(&tmp, "%s/.%s%s.XXXXXX", s->dir, id->name, STORE_SUFFIX) < 0) {
-		tmp = NULL;
+	if ((path = store_path(s, id->name)) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
@@ -437,50 +409,8 @@ store_save(struct store *s, const struct identity *id, int flags)
 			goto out;
 		}
 	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO,
-		    "%s: cannot create a temporary file: %s", s->dir, strerror(errno));
-		free(tmp);
-		tmp = NULL; /* nothing to unlink */
-		goto out;
-	}
-	/* Errors below name the target, not the temp file a person never
-	 * sees. mkostemp() already uses 0600; say so explicitly anyway. */
-	if (fchmod(fd, 0600) < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: chmod of the new file: %s", path, strerror(errno));
-		goto out;
-	}
-	if (hook("write") < 0 || write_all(fd, json, strlen(json)) < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: write: %s", path, strerror(errno));
-		goto out;
-	}
-	if (hook("fsync") < 0 || fsync(fd) < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: fsync: %s", path, strerror(errno));
-		goto out;
-	}
-	/* close() can report a deferred write error (NFS); check it. */
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: close: %s", path, strerror(errno));
-		goto out;
-	}
-	if (hook("rename") < 0 || rename(tmp, path) < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: rename: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL; /* renamed: nothing left to clean up */
-	/* The new file is in place; a failure here only means the rename may
-	 * not survive a crash, which the caller still hears about. */
-	r = fsync_dir(s->dir);
+	r = atomic_write(path, json, strlen(json), 0600, 0);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
 	unlock_store(lockfd);
 	free(path);
 	free(json);
@@ -511,7 +441,7 @@ store_delete(struct store *s, const char *name)
 			    strerror(errno));
 		goto out;
 	}
-	r = fsync_dir(s->dir);
+	r = atomic_sync_dir(s->dir);
 out:
 	unlock_store(lockfd);
 	free(path);
@@ -630,4 +560,64 @@ int
 store_list_names(struct store *s, struct store_entry **ret, size_t *ret_n)
 {
 	return list_dir(s, 0, ret, ret_n);
+}
+
+int
+store_srk_name_get(struct store *s, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t *txt = NULL;
+	size_t len = 0;
+	char *path;
+	int r;
+
+	*ret = NULL;
+	*ret_len = 0;
+	if ((path = join(s->dir, STORE_SRK_NAME)) == NULL)
+		return TPMID_E_NOMEM;
+	r = read_file(path, SRK_NAME_FILE_MAX, &txt, &len);
+	free(path);
+	if (r < 0)
+		return r == TPMID_E_NOMEM ? r : TPMID_E_NOENT;
+	while (len > 0 && (txt[len - 1] == '\n' || txt[len - 1] == ' '))
+		txt[--len] = '\0';
+	r = hex_decode((const char *)txt, ret, ret_len);
+	free(txt);
+	if (r == 0 && *ret_len == 0) {
+		free(*ret);
+		*ret = NULL;
+		r = TPMID_E_NOENT;
+	}
+	return r == TPMID_E_NOMEM ? r : (r < 0 ? TPMID_E_NOENT : 0);
+}
+
+int
+store_srk_name_put(struct store *s, const uint8_t *name, size_t len)
+{
+	uint8_t *old = NULL;
+	size_t old_len = 0;
+	char *path = NULL, *hex = NULL, *line = NULL;
+	int r;
+
+	if (store_srk_name_get(s, &old, &old_len) == 0 && old_len == len &&
+	    memcmp(old, name, len) == 0) {
+		r = 0; /* already recorded */
+		goto out;
+	}
+	tpmid_clearerr();
+	if ((hex = hex_encode(name, len)) == NULL || (path = join(s->dir, STORE_SRK_NAME)) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	if (asprintf(&line, "%s\n", hex) < 0) {
+		line = NULL;
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	r = atomic_write(path, line, strlen(line), 0600, 0);
+out:
+	free(old);
+	free(path);
+	free(hex);
+	free(line);
+	return r;
 }

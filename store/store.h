@@ -68,11 +68,12 @@ int store_list_names(struct store *s, struct store_entry **ret, size_t *ret_n);
 /* Directory change stamp (mtime of the directory) for rescans. */
 int store_dir_stamp(struct store *s, struct store_stamp *ret);
 
-/* For tests: a hook called between write and rename in store_save (NULL in
- * production). Returning nonzero makes store_save fail as if the disk had.
- * `stage` is "write" (before writing the temp file), "fsync" (before its
- * fsync) or "rename" (before the rename); a positive return is used as the
- * errno of the simulated failure (e.g. ENOSPC), anything else means EIO. */
-extern int (*store_test_fail_hook)(const char *stage);
+/* The storage root key's name as last seen by this store's user (hex in
+ * "<dir>/.srk-name"): a persisted SRK copy is used only while its name
+ * equals it (tss/tpm.h tpm_srk_hint). store_srk_name_get: 0 with a fresh
+ * copy, TPMID_E_NOENT when none is recorded or the record is unreadable.
+ * store_srk_name_put: written atomically, and only when it differs. */
+int store_srk_name_get(struct store *s, uint8_t **ret, size_t *ret_len);
+int store_srk_name_put(struct store *s, const uint8_t *name, size_t len);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "store/atomic.h"
 #include "store/store.h"
 
 struct fixture {
@@ -53,7 +54,7 @@ setup(void **state)
 		return -1;
 	if (store_open(f->dir, 1, &f->s) < 0)
 		return -1;
-	store_test_fail_hook = NULL;
+	atomic_test_fail_hook = NULL;
 	*state = f;
 	return 0;
 }
@@ -63,7 +64,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	store_test_fail_hook = NULL;
+	atomic_test_fail_hook = NULL;
 	store_free(f->s);
 	rm_rf(f->tmp);
 	free(f->dir);
@@ -450,9 +451,9 @@ test_atomic_under_failure(void **state)
 	for (i = 0; i < ELEMENTSOF(stages); i++) {
 		fail_stage = stages[i];
 		fail_errno = ENOSPC;
-		store_test_fail_hook = fail_hook;
+		atomic_test_fail_hook = fail_hook;
 		r = store_save(f->s, v2, 0);
-		store_test_fail_hook = NULL;
+		atomic_test_fail_hook = NULL;
 		assert_int_equal(r, TPMID_E_IO);
 		assert_detail_has(r, strerror(ENOSPC));
 		assert_detail_has(r, "/web.json: "); /* the target, not the temp */
@@ -465,9 +466,9 @@ test_atomic_under_failure(void **state)
 	/* A non-positive return means EIO. */
 	fail_stage = "fsync";
 	fail_errno = -1;
-	store_test_fail_hook = fail_hook;
+	atomic_test_fail_hook = fail_hook;
 	r = store_save(f->s, v2, 0);
-	store_test_fail_hook = NULL;
+	atomic_test_fail_hook = NULL;
 	assert_int_equal(r, TPMID_E_IO);
 	assert_detail_has(r, strerror(EIO));
 	assert_int_equal(count_temps(f->dir), 0);
@@ -475,11 +476,11 @@ test_atomic_under_failure(void **state)
 	/* A failed STORE_CREATE leaves no file at all. */
 	fail_stage = "write";
 	fail_errno = ENOSPC;
-	store_test_fail_hook = fail_hook;
+	atomic_test_fail_hook = fail_hook;
 	identity_free(v1);
 	v1 = make_id("fresh", "x");
 	assert_int_equal(store_save(f->s, v1, STORE_CREATE), TPMID_E_IO);
-	store_test_fail_hook = NULL;
+	atomic_test_fail_hook = NULL;
 	{
 		struct identity *none = NULL;
 
@@ -574,6 +575,103 @@ test_dir_stamp(void **state)
 	identity_free(id);
 }
 
+/* atomic_write() on its own: the caller's mode exactly, replace by
+ * default, refuse an existing target with ATOMIC_NO_CLOBBER, and no temp
+ * file left by any outcome. */
+static void
+test_atomic_write(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	char *path = NULL, *got;
+	size_t len;
+	mode_t old;
+
+	assert_true(asprintf(&path, "%s/out.txt", f->tmp) > 0);
+	old = umask(077);
+	assert_int_equal(atomic_write(path, "one", 3, 0644, 0), 0);
+	umask(old);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(atomic_write(path, "two", 3, 0600, 0), 0);
+	got = slurp(path, &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(got, "two", 3);
+	free(got);
+	assert_int_equal(atomic_write(path, "three", 5, 0600, ATOMIC_NO_CLOBBER), TPMID_E_EXISTS);
+	assert_non_null(strstr(tpmid_errmsg(TPMID_E_EXISTS), path));
+	got = slurp(path, &len);
+	assert_memory_equal(got, "two", 3);
+	free(got);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(atomic_write(path, "four", 4, 0600, ATOMIC_NO_CLOBBER), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	{
+		DIR *d = opendir(f->tmp);
+		struct dirent *de;
+
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL)
+			if (strncmp(de->d_name, ".out.txt.", 9) == 0)
+				fail_msg("temp file left: %s", de->d_name);
+		closedir(d);
+	}
+	/* A directory that does not exist: the error names the target. */
+	free(path);
+	assert_true(asprintf(&path, "%s/nope/out.txt", f->tmp) > 0);
+	assert_int_equal(atomic_write(path, "x", 1, 0600, 0), TPMID_E_IO);
+	assert_detail_has(TPMID_E_IO, path);
+	free(path);
+}
+
+/* The SRK name record: absent, written, read back, not rewritten when
+ * equal, replaced when different, and junk reads as absent. */
+static void
+test_srk_name(void **state)
+{
+	static const uint8_t n1[] = { 0x00, 0x0b, 0xde, 0xad }, n2[] = { 0x00, 0x0b, 0xbe, 0xef };
+	struct fixture *f = *state;
+	struct stat st1, st2;
+	uint8_t *got = NULL;
+	size_t len = 0;
+	char *path = NULL;
+	FILE *fp;
+
+	assert_true(asprintf(&path, "%s/.srk-name", f->dir) > 0);
+	assert_int_equal(store_srk_name_get(f->s, &got, &len), TPMID_E_NOENT);
+	assert_null(got);
+	assert_int_equal(store_srk_name_put(f->s, n1, sizeof(n1)), 0);
+	assert_int_equal(store_srk_name_get(f->s, &got, &len), 0);
+	assert_int_equal(len, sizeof(n1));
+	assert_memory_equal(got, n1, sizeof(n1));
+	free(got);
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(st1.st_mode & 07777, 0600);
+	assert_int_equal(store_srk_name_put(f->s, n1, sizeof(n1)), 0);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino); /* equal: not rewritten */
+	assert_int_equal(store_srk_name_put(f->s, n2, sizeof(n2)), 0);
+	assert_int_equal(store_srk_name_get(f->s, &got, &len), 0);
+	assert_memory_equal(got, n2, sizeof(n2));
+	free(got);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("not hex\n", fp);
+	fclose(fp);
+	assert_int_equal(store_srk_name_get(f->s, &got, &len), TPMID_E_NOENT);
+	assert_null(got);
+	/* Not an identity: list skips it. */
+	{
+		struct store_entry *e = NULL;
+		size_t n = 0;
+
+		assert_int_equal(store_list_names(f->s, &e, &n), 0);
+		assert_int_equal(n, 0);
+		store_list_free(e, n);
+	}
+	free(path);
+}
+
 int
 main(void)
 {
@@ -588,6 +686,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_stamp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srk_name, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
