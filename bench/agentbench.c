@@ -20,9 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/cli/backend.h"
 #include "agent/wire/client.h"
-#include "agent/daemon/sshagent.h"
+#include "agent/wire/sshmsg.h"
 #include "common/buf.h"
 #include "common/err.h"
 
@@ -61,7 +60,8 @@ xfer(int fd, struct tbuf *req, struct tbuf *rsp)
 	for (got = 0; got < 4; got += (size_t)n)
 		if ((n = read(fd, hdr + got, 4 - got)) <= 0)
 			return -1;
-	len = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	if (wire_frame_len(hdr, WIRE_REPLY_MAX, &len) < 0)
+		return -1;
 	tbuf_reset(rsp);
 	if (tbuf_reserve(rsp, len, &p) < 0)
 		return -1;
@@ -164,9 +164,11 @@ out:
 static int
 run_tpmid(const char *sock, const char *name, int n, double *lat)
 {
+	struct wire_request q = { .type = WIRE_REQ_INFO, .name = (char *)name };
+	struct wire_reply rep;
 	struct client *c = NULL;
-	uint8_t dg[32], *der;
-	size_t der_len;
+	const struct curve_info *curve;
+	uint8_t dg[64];
 	double t;
 	int i, r;
 
@@ -175,33 +177,27 @@ run_tpmid(const char *sock, const char *name, int n, double *lat)
 		return -1;
 	}
 	/* The digest size must match the key: ask the agent. */
-	{
-		struct id_info info;
-		memset(&info, 0, sizeof(info));
-		if ((r = backend_agent_ops.info(c, name, &info)) < 0) {
-			fprintf(stderr, "agentbench: %s: %s\n", name, tpmid_errmsg(r));
-			client_free(c);
-			return -1;
-		}
-		der_len = curve_get(info.alg)->digest_len;
-		id_info_clear(&info);
+	if ((r = client_call(c, &q, &rep)) < 0 || (curve = curve_get(rep.info.alg)) == NULL) {
+		fprintf(stderr, "agentbench: %s: %s\n", name, tpmid_errmsg(r));
+		wire_reply_clear(&rep);
+		client_free(c);
+		return -1;
 	}
-	uint8_t dg48[48];
+	wire_reply_clear(&rep);
 	memset(dg, 0x5a, sizeof(dg));
-	memset(dg48, 0x5a, sizeof(dg48));
-	size_t dl = der_len;
+	q.type = WIRE_REQ_SIGN_DIGEST;
+	q.data = dg;
+	q.data_len = curve->digest_len;
 	for (i = 0; i < n; i++) {
-		memcpy(dl == 32 ? dg : dg48, &i, sizeof(i));
+		memcpy(dg, &i, sizeof(i));
 		t = now();
-		r = backend_agent_ops.sign_digest(c, name, dl == 32 ? dg : dg48, dl, NULL, &der,
-		    &der_len);
-		if (r < 0) {
+		if ((r = client_call(c, &q, &rep)) < 0) {
 			fprintf(stderr, "agentbench: sign %d: %s\n", i, tpmid_errmsg(r));
 			client_free(c);
 			return -1;
 		}
 		lat[i] = now() - t;
-		free(der);
+		wire_reply_clear(&rep);
 	}
 	client_free(c);
 	return 0;

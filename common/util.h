@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
@@ -56,6 +57,14 @@ int hex_decode(const char *s, uint8_t **ret, size_t *ret_len);
 
 /* Parse an unsigned 32-bit number (decimal or 0x-hex), whole string. */
 int parse_u32(const char *s, uint32_t *ret);
+
+/* The one "owner or root" rule (PROTOCOL.md sections 3 and 6): full
+ * access for `owner` itself and the superuser. */
+static inline int
+uid_owner_or_root(uid_t uid, uid_t owner)
+{
+	return uid == owner || uid == 0;
+}
 
 /* Harden the process: no core dumps, not ptrace-attachable. */
 void harden_process(void);

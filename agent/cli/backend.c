@@ -1,30 +1,23 @@
 /* backend_open(): the agent when its socket answers, else the engine
- * in-process (backend.h). The CLI never needs to know which. */
+ * in-process (backend.h). The commands never need to know which. */
 #include "config.h"
 
 #include <string.h>
 
 #include "agent/cli/backend.h"
-#include "agent/wire/client.h"
-#include "agent/engine/engine.h"
 #include "common/err.h"
 
 int
 backend_open(const struct backend_opts *o, struct backend *ret)
 {
 	struct engine_cfg cfg;
-	struct client *c = NULL;
-	struct engine *e = NULL;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	if (!o->direct) {
-		r = client_connect(o->socket, &c);
-		if (r == 0) {
-			ret->ops = &backend_agent_ops;
-			ret->ctx = c;
+		r = client_connect(o->socket, &ret->client);
+		if (r == 0)
 			return 0;
-		}
 		/* Only "nobody listens" falls back: an agent that answers but
 		 * fails must not be silently bypassed (it owns the TPM). */
 		if (r != TPMID_E_NOAGENT || o->agent_only)
@@ -36,19 +29,62 @@ backend_open(const struct backend_opts *o, struct backend *ret)
 	cfg.store_dir = o->store_dir;
 	/* Commands like list and pubkey need no TPM at all. */
 	cfg.lazy_tpm = 1;
-	if ((r = engine_new(&cfg, &e)) != 0)
-		return r;
-	ret->ops = &backend_direct_ops;
-	ret->ctx = e;
-	return 0;
+	return engine_new(&cfg, &ret->engine);
 }
 
 void
 backend_close(struct backend *b)
 {
-	if (b == NULL || b->ops == NULL)
+	if (b == NULL)
 		return;
-	b->ops->close(b->ctx);
-	b->ops = NULL;
-	b->ctx = NULL;
+	client_free(b->client);
+	engine_free(b->engine);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+backend_call(struct backend *b, const struct wire_request *q, struct wire_reply *ret)
+{
+	if (b->client != NULL)
+		return client_call(b->client, q, ret);
+	return engine_call(b->engine, q, ret);
+}
+
+int
+backend_info(struct backend *b, const char *name, struct id_info *ret)
+{
+	struct wire_request q = { .type = WIRE_REQ_INFO, .name = (char *)name };
+	struct wire_reply rep;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((r = backend_call(b, &q, &rep)) < 0)
+		return r;
+	*ret = rep.info;
+	memset(&rep.info, 0, sizeof(rep.info));
+	wire_reply_clear(&rep);
+	return 0;
+}
+
+int
+backend_sign_digest(struct backend *b, const char *name, const uint8_t *dg, size_t len,
+    const struct secret *pin, uint8_t **ret_der, size_t *ret_len)
+{
+	struct wire_request q = {
+		.type = WIRE_REQ_SIGN_DIGEST, .name = (char *)name,
+		.data = (uint8_t *)(uintptr_t)dg, .data_len = len,
+		.pin = (struct secret *)(uintptr_t)pin,
+	};
+	struct wire_reply rep;
+	int r;
+
+	*ret_der = NULL;
+	*ret_len = 0;
+	if ((r = backend_call(b, &q, &rep)) < 0)
+		return r;
+	*ret_der = rep.der;
+	*ret_len = rep.der_len;
+	rep.der = NULL;
+	wire_reply_clear(&rep);
+	return 0;
 }

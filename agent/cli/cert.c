@@ -41,6 +41,8 @@ cmd_cert(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_SET_CERT };
+	struct wire_reply rep;
 	struct id_info info = { 0 };
 	const char *name, *set = NULL, *ca = NULL;
 	uint8_t *cert_pem = NULL, *ca_pem = NULL;
@@ -88,7 +90,7 @@ cmd_cert(int argc, char **argv)
 		r = cli_fail(r, "cert '%s'", name);
 		goto done;
 	}
-	if ((r = b.ops->info(b.ctx, name, &info)) != 0) {
+	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "cert '%s'", name);
 		goto done;
 	}
@@ -114,7 +116,12 @@ cmd_cert(int argc, char **argv)
 		r = cli_fail(r, "cert '%s'", name);
 		goto done;
 	}
-	if ((r = b.ops->set_cert(b.ctx, name, (char *)cert_pem, (char *)ca_pem)) != 0) {
+	q.name = (char *)name;
+	q.cert_pem = (char *)cert_pem;
+	q.ca_pem = (char *)ca_pem;
+	r = backend_call(&b, &q, &rep);
+	wire_reply_clear(&rep);
+	if (r != 0) {
 		r = cli_fail(r, "cert '%s'", name);
 		goto done;
 	}

@@ -1,8 +1,9 @@
-/* The tpmid command line: one file per subcommand (cmd_*.c), dispatched
- * from the table in cli.c. Exit status: 0 ok, 1 failure, 2 usage error.
- * Errors go to stderr as one line naming the identity or file. */
-#ifndef TPMID_AGENT_CLI_H
-#define TPMID_AGENT_CLI_H
+/* The tpmid command line: one file per subcommand (agent/cli/<command>.c),
+ * dispatched from the table in main.c; PIN input in pin.c, the agent and
+ * direct backends in backend.c. Exit status: 0 ok, 1 failure, 2 usage
+ * error. Errors go to stderr as one line naming the identity or file. */
+#ifndef TPMID_CLI_H
+#define TPMID_CLI_H
 
 #include "agent/cli/backend.h"
 

@@ -41,7 +41,7 @@ csr_sign_cb(void *ctx, const uint8_t *dg, size_t dg_len, uint8_t **ret_der, size
 {
 	struct csr_sign *s = ctx;
 
-	return s->b->ops->sign_digest(s->b->ctx, s->name, dg, dg_len, s->pin, ret_der, ret_len);
+	return backend_sign_digest(s->b, s->name, dg, dg_len, s->pin, ret_der, ret_len);
 }
 
 int
@@ -108,7 +108,7 @@ cmd_csr(int argc, char **argv)
 		return cli_fail(r, "csr '%s'", name);
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "csr '%s'", name);
-	if ((r = b.ops->info(b.ctx, name, &info)) != 0) {
+	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "csr '%s'", name);
 		goto done;
 	}

@@ -23,6 +23,8 @@ cmd_delete(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_DELETE };
+	struct wire_reply rep;
 	const char *name;
 	int c, r;
 
@@ -39,8 +41,10 @@ cmd_delete(int argc, char **argv)
 		return r;
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "delete '%s'", name);
-	if ((r = b.ops->delete(b.ctx, name)) != 0)
+	q.name = (char *)name;
+	if ((r = backend_call(&b, &q, &rep)) != 0)
 		r = cli_fail(r, "delete '%s'", name);
+	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;
 }

@@ -37,7 +37,8 @@ cmd_export(int argc, char **argv)
 	struct backend b = { 0 };
 	struct identity *id = NULL;
 	const char *name, *out = NULL;
-	char *json = NULL;
+	struct wire_request q = { .type = WIRE_REQ_IDENTITY };
+	struct wire_reply rep = { 0 };
 	int c, r, tss2 = 0, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -64,8 +65,9 @@ cmd_export(int argc, char **argv)
 		return cli_usage_error(argv[0], "say which format: --tss2");
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "export '%s'", name);
-	if ((r = b.ops->identity_json(b.ctx, name, &json)) != 0 ||
-	    (r = identity_parse(json, strlen(json), name, &id)) != 0) {
+	q.name = (char *)name;
+	if ((r = backend_call(&b, &q, &rep)) != 0 ||
+	    (r = identity_parse(rep.text, strlen(rep.text), name, &id)) != 0) {
 		r = cli_fail(r, "export '%s'", name);
 		goto done;
 	}
@@ -78,7 +80,7 @@ cmd_export(int argc, char **argv)
 		r = cli_fail(r, "export '%s'", name);
 done:
 	identity_free(id);
-	free(json);
+	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;
 }

@@ -100,7 +100,8 @@ cmd_import(int argc, char **argv)
 	};
 	struct cli_pin_opt po = { 0 };
 	struct backend b = { 0 };
-	struct id_info info = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_IMPORT };
+	struct wire_reply rep = { 0 };
 	_cleanup_secret_ struct secret *pin = NULL;
 	const char *name, *key = NULL;
 	uint8_t *text = NULL, *der = NULL;
@@ -160,15 +161,19 @@ cmd_import(int argc, char **argv)
 		r = cli_fail(r, "import '%s'", name);
 		goto out;
 	}
-	if ((r = b.ops->import(b.ctx, name, text, text_len, pin, &info)) != 0) {
+	q.name = (char *)name;
+	q.data = text;
+	q.data_len = text_len;
+	q.pin = pin;
+	if ((r = backend_call(&b, &q, &rep)) != 0) {
 		r = cli_fail(r, "import '%s' from %s", name, key);
 		goto out;
 	}
-	printf("imported %s as identity '%s' (%s, %s)\n", key, info.name,
-	    curve_name(info.alg), info.pin ? "PIN" : "no PIN");
+	printf("imported %s as identity '%s' (%s, %s)\n", key, rep.info.name,
+	    curve_name(rep.info.alg), rep.info.pin ? "PIN" : "no PIN");
 out:
 	freezero(text, text_len);
-	id_info_clear(&info);
+	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;
 }

@@ -8,7 +8,6 @@
 #include "agent/cli/cli.h"
 #include "common/err.h"
 #include "common/util.h"
-#include "tss/tpm.h"
 
 static const char usage[] =
     "usage: tpmid keygen NAME [--curve p256|p384]\n"
@@ -40,11 +39,13 @@ cmd_keygen(int argc, char **argv)
 	};
 	struct cli_pin_opt po = { 0 };
 	struct backend b = { 0 };
-	struct id_info info = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_KEYGEN };
+	struct wire_reply rep = { 0 };
+	const struct id_info *info = &rep.info;
 	_cleanup_secret_ struct secret *pin = NULL;
 	enum tpmid_curve alg = curve_table[0].id;
 	const struct curve_info *curve;
-	enum engine_persist persist = ENGINE_PERSIST_NO;
+	enum persist_mode persist = PERSIST_NO;
 	uint32_t handle = 0;
 	const char *name;
 	char prompt[128];
@@ -69,14 +70,14 @@ cmd_keygen(int argc, char **argv)
 			break;
 		case 'p':
 			if (optarg == NULL) {
-				persist = ENGINE_PERSIST_AUTO;
+				persist = PERSIST_AUTO;
 				break;
 			}
-			if (parse_u32(optarg, &handle) != 0 || handle < TPM_PERSIST_FIRST ||
-			    handle > TPM_PERSIST_LAST)
+			if (parse_u32(optarg, &handle) != 0 || handle < TPMID_PERSIST_FIRST ||
+			    handle > TPMID_PERSIST_LAST)
 				return cli_usage_error(argv[0], "--persist: '%s' is not a handle in "
-				    "0x%08x..0x%08x", optarg, TPM_PERSIST_FIRST, TPM_PERSIST_LAST);
-			persist = ENGINE_PERSIST_HANDLE;
+				    "0x%08x..0x%08x", optarg, TPMID_PERSIST_FIRST, TPMID_PERSIST_LAST);
+			persist = PERSIST_HANDLE;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -94,18 +95,23 @@ cmd_keygen(int argc, char **argv)
 		return cli_fail(r, "keygen '%s'", name);
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "keygen '%s'", name);
-	r = b.ops->keygen(b.ctx, name, alg, pin, persist, handle, &info);
+	q.name = (char *)name;
+	q.alg = alg;
+	q.persist = persist;
+	q.handle = handle;
+	q.pin = pin;
+	r = backend_call(&b, &q, &rep);
 	if (r != 0) {
 		r = cli_fail(r, "keygen '%s'", name);
 		goto out;
 	}
-	printf("created identity '%s' (%s, %s", info.name, curve_name(info.alg),
-	    info.pin ? "PIN" : "no PIN");
-	if (info.handle != 0)
-		printf(", persistent handle 0x%08x", info.handle);
+	printf("created identity '%s' (%s, %s", info->name, curve_name(info->alg),
+	    info->pin ? "PIN" : "no PIN");
+	if (info->handle != 0)
+		printf(", persistent handle 0x%08x", info->handle);
 	printf(")\n");
 out:
-	id_info_clear(&info);
+	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;
 }

@@ -94,8 +94,10 @@ cmd_list(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
-	struct id_info *a = NULL;
-	size_t n = 0, i;
+	struct wire_request q = { .type = WIRE_REQ_LIST };
+	struct wire_reply rep = { 0 };
+	struct id_info *a;
+	size_t n, i;
 	char handle[16];
 	int c, r, json = 0, bad = 0;
 
@@ -115,7 +117,10 @@ cmd_list(int argc, char **argv)
 		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "list");
-	if ((r = b.ops->list(b.ctx, &a, &n)) != 0) {
+	r = backend_call(&b, &q, &rep);
+	a = rep.list;
+	n = rep.n_list;
+	if (r != 0) {
 		r = cli_fail(r, "list");
 		goto out;
 	}
@@ -144,7 +149,7 @@ cmd_list(int argc, char **argv)
 	}
 	r = bad ? 1 : 0;
 out:
-	id_info_free_array(a, n);
+	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;
 }

@@ -1,16 +1,12 @@
 /* tpmid: the command line. Global options are taken from anywhere before
  * "--", then the subcommand named by the first other word runs from the
- * table below with its own getopt_long() parser (cmd_*.c). */
+ * table below with its own getopt_long() parser (one file per command). */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent/cli/backend.h"
 #include "agent/cli/cli.h"
@@ -68,56 +64,6 @@ usage(FILE *f)
 }
 
 int
-cli_fail(int r, const char *fmt, ...)
-{
-	char ctx[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ctx, sizeof(ctx), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "tpmid: %s: %s\n", ctx, tpmid_errmsg(r));
-	return 1;
-}
-
-int
-cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "tpmid %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'tpmid %s --help'.\n", cmd);
-	return EXIT_USAGE;
-}
-
-int
-cli_getopt_error(const char *cmd, int c, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?";
-
-	if (c == ':')
-		return cli_usage_error(cmd, "option '%s' needs a value", arg);
-	if (optopt != 0 && optopt != '?')
-		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-	return cli_usage_error(cmd, "unknown option '%s'", arg);
-}
-
-int
-cli_one_name(const char *cmd, int argc, char **argv, const char **ret)
-{
-	*ret = NULL;
-	if (optind >= argc)
-		return cli_usage_error(cmd, "missing identity NAME");
-	if (optind + 1 < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	*ret = argv[optind];
-	return 0;
-}
-
-int
 cli_backend(struct backend *ret)
 {
 	struct backend_opts o;
@@ -128,85 +74,6 @@ cli_backend(struct backend *ret)
 	o.store_dir = cli_g.store;
 	o.direct = cli_g.direct;
 	return backend_open(&o, ret);
-}
-
-int
-cli_stdout_is_tty(void)
-{
-	return isatty(STDOUT_FILENO);
-}
-
-int
-cli_write_output(const char *path, const void *p, size_t len, unsigned mode, int no_clobber)
-{
-	char *tmp = NULL, *real = NULL;
-	struct stat st;
-	int fd = -1, r;
-
-	if (path == NULL || strcmp(path, "-") == 0) {
-		if ((r = write_all(STDOUT_FILENO, p, len)) != 0)
-			return tpmid_seterr(r, "standard output: %s", strerror(errno));
-		return 0;
-	}
-	if (no_clobber && lstat(path, &st) == 0)
-		return tpmid_seterr(TPMID_E_EXISTS, "%s exists (use --force to replace it)", path);
-	/* A device, FIFO or socket (/dev/null, /dev/stdout, a pipe) is written
-	 * in place: renaming a file over it would replace the device node. */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		if (S_ISDIR(st.st_mode))
-			return tpmid_seterr(TPMID_E_IO, "%s: is a directory", path);
-		if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-			return tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-		r = write_all(fd, p, len);
-		if (close(fd) != 0 && r == 0)
-			r = TPMID_E_IO;
-		return r == 0 ? 0 : tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-	}
-	/* A symlink to a regular file: replace the file it points to, not the
-	 * link. */
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		if ((real = realpath(path, NULL)) == NULL)
-			return tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-		path = real;
-	}
-	/* Temp file + rename: a reader never sees half a key or signature. */
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
-		return TPMID_E_NOMEM;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode)) < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, p, len) != 0 || fsync(fd) != 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (no_clobber) {
-		/* link() fails on an existing target, unlike rename(). */
-		if (link(tmp, path) != 0) {
-			r = tpmid_seterr(errno == EEXIST ? TPMID_E_EXISTS : TPMID_E_IO, "%s: %s", path,
-			    errno == EEXIST ? "exists (use --force to replace it)" : strerror(errno));
-			goto out;
-		}
-		unlink(tmp);
-	} else if (rename(tmp, path) != 0) {
-		r = tpmid_seterr(TPMID_E_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (r != 0)
-		unlink(tmp);
-	free(tmp);
-	free(real);
-	return r;
 }
 
 /* Global options. Returns the number of argv words consumed (1 or 2), 0 if

@@ -336,7 +336,7 @@ cli_pin_for_sign(const struct id_info *info, const char *prompt, struct secret *
 int
 cli_pin_explain(const struct backend *b, const char *name, int r)
 {
-	if (r == TPMID_E_LOCKED && strcmp(b->ops->kind, "direct") == 0)
+	if (r == TPMID_E_LOCKED && !backend_is_agent(b))
 		tpmid_seterr(r, "identity '%s' needs its PIN: use --pin, --pin-file or "
 		    "--pin-stdin (or start tpmid-agent and run 'tpmid unlock %s')", name, name);
 	return r;

@@ -67,7 +67,7 @@ cmd_pubkey(int argc, char **argv)
 		    "FILE or redirect standard output");
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "pubkey '%s'", name);
-	if ((r = b.ops->info(b.ctx, name, &info)) != 0) {
+	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "pubkey '%s'", name);
 		goto done;
 	}

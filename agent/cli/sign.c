@@ -139,7 +139,7 @@ cmd_sign(int argc, char **argv)
 		return cli_fail(r, "sign '%s'", name);
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "sign '%s'", name);
-	if ((r = b.ops->info(b.ctx, name, &info)) != 0) {
+	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;
 	}
@@ -170,7 +170,7 @@ cmd_sign(int argc, char **argv)
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;
 	}
-	r = b.ops->sign_digest(b.ctx, name, dg, dg_len, pin, &sig, &sig_len);
+	r = backend_sign_digest(&b, name, dg, dg_len, pin, &sig, &sig_len);
 	if (cli_pin_explain(&b, name, r) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
 		goto done;

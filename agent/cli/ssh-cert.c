@@ -59,6 +59,8 @@ cmd_ssh_cert(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_SET_SSH_CERT };
+	struct wire_reply rep;
 	struct id_info info = { 0 };
 	const char *name, *set = NULL;
 	uint8_t *text = NULL, *blob = NULL;
@@ -97,7 +99,11 @@ cmd_ssh_cert(int argc, char **argv)
 			r = cli_fail(r, "ssh-cert '%s'", name);
 			goto done;
 		}
-		if ((r = b.ops->set_ssh_cert(b.ctx, name, line)) != 0) {
+		q.name = (char *)name;
+		q.line = line;
+		r = backend_call(&b, &q, &rep);
+		wire_reply_clear(&rep);
+		if (r != 0) {
 			r = cli_fail(r, "ssh-cert '%s': %s", name, set);
 			goto done;
 		}
@@ -107,7 +113,7 @@ cmd_ssh_cert(int argc, char **argv)
 
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "ssh-cert '%s'", name);
-	if ((r = b.ops->info(b.ctx, name, &info)) != 0) {
+	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "ssh-cert '%s'", name);
 		goto done;
 	}

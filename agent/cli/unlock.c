@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "agent/cli/cli.h"
-#include "agent/wire/client.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -81,6 +80,8 @@ cmd_unlock(int argc, char **argv)
 	};
 	struct cli_pin_opt po = { 0 };
 	struct backend b = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_UNLOCK };
+	struct wire_reply rep;
 	_cleanup_secret_ struct secret *pin = NULL;
 	const char *name;
 	char prompt[128];
@@ -118,7 +119,12 @@ cmd_unlock(int argc, char **argv)
 		r = cli_fail(r, "unlock '%s'", name);
 		goto out;
 	}
-	if ((r = b.ops->unlock(b.ctx, name, pin, timeout)) != 0) {
+	q.name = (char *)name;
+	q.pin = pin;
+	q.timeout_s = timeout;
+	r = backend_call(&b, &q, &rep);
+	wire_reply_clear(&rep);
+	if (r != 0) {
 		r = cli_fail(r, "unlock '%s'", name);
 		goto out;
 	}
@@ -139,6 +145,8 @@ cmd_lock(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
+	struct wire_request q = { .type = WIRE_REQ_LOCK };
+	struct wire_reply rep;
 	const char *name = NULL;
 	int c, r;
 
@@ -155,8 +163,10 @@ cmd_lock(int argc, char **argv)
 		return r;
 	if ((r = agent_backend(&b)) != 0)
 		return cli_fail(r, "lock");
-	if ((r = b.ops->lock(b.ctx, name)) != 0)
+	q.name = (char *)name;
+	if ((r = backend_call(&b, &q, &rep)) != 0)
 		r = name ? cli_fail(r, "lock '%s'", name) : cli_fail(r, "lock");
+	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;
 }
@@ -169,7 +179,9 @@ cmd_status(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
-	struct engine_status st;
+	struct wire_request q = { .type = WIRE_REQ_STATUS };
+	struct wire_reply rep = { 0 };
+	const struct status_info *st = &rep.status;
 	char *sock = NULL;
 	int c, r;
 
@@ -186,24 +198,25 @@ cmd_status(int argc, char **argv)
 		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "status");
-	if ((r = b.ops->status(b.ctx, &st)) != 0) {
+	if ((r = backend_call(&b, &q, &rep)) != 0) {
 		r = cli_fail(r, "status");
 		goto out;
 	}
-	if (strcmp(b.ops->kind, "agent") == 0) {
+	if (backend_is_agent(&b)) {
 		sock = cli_g.socket ? strdup(cli_g.socket) : client_default_socket();
 		printf("agent:       running (%s)\n", sock ? sock : "?");
 	} else {
 		printf("agent:       not running (TPM opened directly)\n");
 	}
-	printf("tcti:        %s\n", st.tcti);
-	printf("tpm:         %s\n", st.tpm_ok ? "reachable" : "unreachable");
-	printf("identities:  %u\n", st.identities);
-	printf("loaded keys: %u (max %u)\n", st.loaded, st.max_loaded);
-	printf("unlocked:    %u\n", st.unlocked);
-	printf("signatures:  %" PRIu64 "\n", st.signs);
-	printf("tpm resets:  %" PRIu64 "\n", st.tpm_resets);
+	printf("tcti:        %s\n", st->tcti);
+	printf("tpm:         %s\n", st->tpm_ok ? "reachable" : "unreachable");
+	printf("identities:  %u\n", st->identities);
+	printf("loaded keys: %u (max %u)\n", st->loaded, st->max_loaded);
+	printf("unlocked:    %u\n", st->unlocked);
+	printf("signatures:  %" PRIu64 "\n", st->signs);
+	printf("tpm resets:  %" PRIu64 "\n", st->tpm_resets);
 out:
+	wire_reply_clear(&rep);
 	free(sock);
 	backend_close(&b);
 	return r;

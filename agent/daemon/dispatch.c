@@ -1,7 +1,7 @@
 /* Request dispatch: one frame body in, one reply body out.
  *
  * This is the trust boundary of the agent: every byte here comes from a
- * local peer, so it is parsed through struct tbuf (proto.c), access is
+ * local peer, so it is parsed through struct tbuf (agent/wire/codec.c), access is
  * checked against the peer's SO_PEERCRED credentials for every request,
  * and refusals are logged with the peer's uid and pid. PINs and key
  * material are never logged.
@@ -17,56 +17,22 @@
 #include <string.h>
 
 #include "agent/daemon/dispatch.h"
-#include "agent/wire/proto.h"
+#include "agent/wire/wire.h"
 #include "agent/daemon/sshagent.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 
 static int
-peer_is_admin(const struct dispatch_ctx *d, const struct peer *peer)
+peer_is_owner(const struct dispatch_ctx *d, const struct peer *peer)
 {
-	return peer->uid == 0 || peer->uid == d->agent_uid;
-}
-
-/* Requests that change identities or held PINs: only the agent's own uid
- * and root (PROTOCOL.md "Access"). */
-static int
-req_is_admin_only(enum proto_req type)
-{
-	switch (type) {
-	case PROTO_REQ_KEYGEN:
-	case PROTO_REQ_IMPORT:
-	case PROTO_REQ_DELETE:
-	case PROTO_REQ_UNLOCK:
-	case PROTO_REQ_LOCK:
-	case PROTO_REQ_SET_CERT:
-	case PROTO_REQ_SET_SSH_CERT:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* Requests that use one identity and are open to peers the identity
- * allows (allowed_uids / allowed_gids). */
-static int
-req_uses_identity(enum proto_req type)
-{
-	switch (type) {
-	case PROTO_REQ_INFO:
-	case PROTO_REQ_IDENTITY:
-	case PROTO_REQ_SIGN_DIGEST:
-	case PROTO_REQ_SIGN:
-		return 1;
-	default:
-		return 0;
-	}
+	return uid_owner_or_root(peer->uid, d->agent_uid);
 }
 
 static int
 reply_failure(struct tbuf *reply, int err, const char *msg)
 {
-	return proto_put_failure(reply, err, msg);
+	return wire_put_failure(reply, err, msg);
 }
 
 /* Text that came from the peer (a name not validated yet, or an engine
@@ -87,13 +53,13 @@ log_safe(const char *s, char *buf, size_t n)
 }
 
 static int
-refuse(struct tbuf *reply, const struct peer *peer, enum proto_req type, const char *name,
+refuse(struct tbuf *reply, const struct peer *peer, enum wire_req type, const char *name,
     int err, const char *why)
 {
 	char msg[256], safe[TPMID_NAME_MAX + 16];
 
 	name = log_safe(name, safe, sizeof(safe));
-	log_warn("refused %s%s%s%s for uid %u pid %ld: %s", proto_req_name(type),
+	log_warn("refused %s%s%s%s for uid %u pid %ld: %s", wire_req_name(type),
 	    name != NULL ? " '" : "", name != NULL ? name : "", name != NULL ? "'" : "",
 	    (unsigned)peer->uid, (long)peer->pid, why);
 	/* The CLI names the identity itself; the message says why. */
@@ -123,93 +89,34 @@ filter_list(struct dispatch_ctx *d, const struct peer *peer, struct id_info *a, 
 	*n = k;
 }
 
-/* Call the engine for request `q`; fills `rep` on success. */
 static int
-call_engine(struct dispatch_ctx *d, const struct peer *peer, const struct proto_request *q,
-    struct proto_reply *rep)
-{
-	struct engine *e = d->engine;
-	int r;
-
-	switch (q->type) {
-	case PROTO_REQ_LIST:
-		r = engine_list(e, &rep->list, &rep->n_list);
-		if (r == 0 && !peer_is_admin(d, peer))
-			filter_list(d, peer, rep->list, &rep->n_list);
-		return r;
-	case PROTO_REQ_INFO:
-		return engine_info(e, q->name, &rep->info);
-	case PROTO_REQ_IDENTITY:
-		return engine_identity_json(e, q->name, &rep->json);
-	case PROTO_REQ_SIGN_DIGEST:
-		return engine_sign_digest(e, q->name, q->data, q->data_len, q->pin, &rep->der,
-		    &rep->der_len);
-	case PROTO_REQ_SIGN:
-		return engine_sign_data(e, q->name, q->data, q->data_len, q->pin, &rep->der,
-		    &rep->der_len);
-	case PROTO_REQ_KEYGEN:
-		return engine_keygen(e, q->name, q->alg, q->pin, q->persist, q->handle,
-		    &rep->info);
-	case PROTO_REQ_IMPORT:
-		return engine_import(e, q->name, q->data, q->data_len, q->pin, &rep->info);
-	case PROTO_REQ_DELETE:
-		return engine_delete(e, q->name);
-	case PROTO_REQ_UNLOCK:
-		return engine_unlock(e, q->name, q->pin, q->timeout_s);
-	case PROTO_REQ_LOCK:
-		return engine_lock(e, q->name);
-	case PROTO_REQ_STATUS:
-		return engine_status(e, &rep->status);
-	case PROTO_REQ_SET_CERT:
-		return engine_set_cert(e, q->name, q->cert_pem, q->ca_pem);
-	case PROTO_REQ_SET_SSH_CERT:
-		return engine_set_ssh_cert(e, q->name, q->line);
-	default:
-		return TPMID_E_UNSUPPORTED;
-	}
-}
-
-/* Free what call_engine() put into `rep`. The engine allocates id_info
- * members, so they go back through id_info_clear(). */
-static void
-reply_free(struct proto_reply *rep)
-{
-	if (rep->list != NULL)
-		id_info_free_array(rep->list, rep->n_list);
-	rep->list = NULL;
-	rep->n_list = 0;
-	id_info_clear(&rep->info);
-	free(rep->json);
-	free(rep->der);
-	memset(rep, 0, sizeof(*rep));
-}
-
-static int
-process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req type,
+process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req type,
     struct tbuf *in, struct tbuf *reply)
 {
-	struct proto_request q;
-	struct proto_reply rep;
-	const char *ext = proto_req_name(type), *lname;
-	char lbuf[TPMID_NAME_MAX + 16], mbuf[PROTO_ERRMSG_MAX];
+	const struct wire_req_desc *desc = wire_req_desc(type);
+	struct wire_request q;
+	struct wire_reply rep;
+	const char *ext = desc->name, *lname;
+	char lbuf[TPMID_NAME_MAX + 16], mbuf[WIRE_ERRMSG_MAX];
 	size_t mark;
 	int r;
 
 	memset(&rep, 0, sizeof(rep));
+	memset(&q, 0, sizeof(q));
 	/* A payload that does not parse exactly is a malformed frame: the
 	 * connection is closed (not answered), like OpenSSH's agent. */
-	if ((r = proto_get_request(type, in, &q)) < 0) {
+	if ((r = wire_get_request(type, in, &q)) < 0) {
 		log_info("malformed %s from uid %u pid %ld: closing the connection", ext,
 		    (unsigned)peer->uid, (long)peer->pid);
 		return r;
 	}
 
-	if (req_is_admin_only(type) && !peer_is_admin(d, peer)) {
+	if (desc->access == WIRE_ACCESS_OWNER && !peer_is_owner(d, peer)) {
 		r = refuse(reply, peer, type, q.name, TPMID_E_PERM,
 		    "permission denied: only the agent's owner and root may do this");
 		goto out;
 	}
-	if (req_uses_identity(type)) {
+	if (desc->access == WIRE_ACCESS_IDENTITY) {
 		tpmid_clearerr();
 		r = engine_check_access(d->engine, q.name, peer->uid, peer->gid);
 		if (r == TPMID_E_PERM) {
@@ -217,7 +124,7 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 			    "permission denied: not in the identity's allowed_uids/allowed_gids");
 			goto out;
 		}
-		if (r < 0 && !peer_is_admin(d, peer)) {
+		if (r < 0 && !peer_is_owner(d, peer)) {
 			/* Only the owner learns why ("no identity 'x' in
 			 * /path", a malformed file): anyone else gets the same
 			 * answer for a missing identity as for a forbidden one,
@@ -233,17 +140,19 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 	}
 	/* While the agent is locked (draft-miller-ssh-agent section 3.7) no
 	 * key is used, whichever protocol asks. */
-	if (d->locked && (type == PROTO_REQ_SIGN || type == PROTO_REQ_SIGN_DIGEST ||
-	    type == PROTO_REQ_UNLOCK)) {
+	if (d->locked && (desc->flags & WIRE_USES_KEY)) {
 		r = reply_failure(reply, TPMID_E_LOCKED,
 		    "the agent is locked (unlock it with 'ssh-add -X')");
 		goto out;
 	}
 
 	tpmid_clearerr();
-	rep.type = type;
 	lname = log_safe(q.name, lbuf, sizeof(lbuf));
-	if ((r = call_engine(d, peer, &q, &rep)) < 0) {
+	r = engine_call(d->engine, &q, &rep);
+	/* A peer other than the owner lists only what it may use. */
+	if (r == 0 && desc->reply == WIRE_REPLY_LIST && !peer_is_owner(d, peer))
+		filter_list(d, peer, rep.list, &rep.n_list);
+	if (r < 0) {
 		const char *msg = tpmid_errmsg(r);
 
 		log_info("%s%s%s%s for uid %u pid %ld failed: %s", ext,
@@ -258,15 +167,15 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum proto_req ty
 	    (long)peer->pid);
 
 	mark = tbuf_len(reply);
-	if ((r = proto_put_reply(reply, &rep)) < 0) {
+	if ((r = wire_put_reply(reply, &rep)) < 0) {
 		/* Too big for one frame: drop the partial reply, say why. */
 		(void)tbuf_consume_end(reply, tbuf_len(reply) - mark);
 		r = reply_failure(reply, r, r == TPMID_E_TOOBIG ?
 		    "reply too large for one agent frame" : tpmid_strerror(r));
 	}
 out:
-	reply_free(&rep);
-	proto_request_clear(&q);
+	wire_reply_clear(&rep);
+	wire_request_clear(&q);
 	/* Failing to append even a failure reply means the reply buffer is
 	 * unusable: close the connection. */
 	return r < 0 ? r : 0;
@@ -279,7 +188,7 @@ dispatch_frame(struct dispatch_ctx *d, const struct peer *peer, const uint8_t *m
 	struct tbuf in, peek;
 	const uint8_t *name;
 	size_t name_len;
-	enum proto_req type;
+	enum wire_req type;
 	uint8_t msgtype;
 	int r;
 
@@ -287,17 +196,17 @@ dispatch_frame(struct dispatch_ctx *d, const struct peer *peer, const uint8_t *m
 	if ((r = tbuf_get_u8(&in, &msgtype)) < 0)
 		return TPMID_E_FORMAT;
 
-	if (msgtype == PROTO_MSG_EXTENSION) {
+	if (msgtype == SSH_AGENTC_EXTENSION) {
 		/* draft-miller-ssh-agent section 3.8: string extension type,
 		 * then extension-specific contents. */
 		peek = in;
 		if ((r = tbuf_get_string_direct(&peek, &name, &name_len)) < 0)
 			return TPMID_E_FORMAT;
-		if (proto_is_tpmid_ext(name, name_len)) {
-			if ((type = proto_req_lookup(name, name_len)) == PROTO_REQ_NONE) {
+		if (wire_is_tpmid_ext(name, name_len)) {
+			if ((type = wire_req_lookup(name, name_len)) == WIRE_REQ_NONE) {
 				log_debug("unknown extension from uid %u pid %ld",
 				    (unsigned)peer->uid, (long)peer->pid);
-				return tbuf_put_u8(reply, PROTO_MSG_FAILURE) < 0 ?
+				return tbuf_put_u8(reply, SSH_AGENT_FAILURE) < 0 ?
 				    TPMID_E_NOMEM : 0;
 			}
 			return process_tpmid(d, peer, type, &peek, reply);

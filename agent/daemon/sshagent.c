@@ -28,7 +28,7 @@
 
 #include <openssl/evp.h>
 
-#include "agent/wire/proto.h"
+#include "agent/wire/wire.h"
 #include "agent/daemon/sshagent.h"
 #include "agent/format/ec.h"
 #include "agent/format/sshwire.h"
@@ -298,7 +298,7 @@ process_request_identities(struct dispatch_ctx *d, const struct peer *peer,
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	if ((keys = tbuf_new(PROTO_REPLY_MAX)) == NULL) {
+	if ((keys = tbuf_new(WIRE_REPLY_MAX)) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
@@ -455,7 +455,7 @@ ts_before(const struct timespec *a, const struct timespec *b)
 static int
 peer_may_lock(const struct dispatch_ctx *d, const struct peer *peer, const char *what)
 {
-	if (peer->uid == 0 || peer->uid == d->agent_uid)
+	if (uid_owner_or_root(peer->uid, d->agent_uid))
 		return 1;
 	log_warn("refused ssh-agent %s for uid %u pid %ld: permission denied "
 	    "(only the agent's owner and root may do this)", what, (unsigned)peer->uid,
@@ -558,8 +558,8 @@ process_ext_query(struct tbuf *req, struct tbuf *reply)
 	    (r = tbuf_put_cstring(reply, "query")) < 0 ||
 	    (r = tbuf_put_cstring(reply, "query")) < 0)
 		return r;
-	for (i = PROTO_REQ_NONE + 1; i < PROTO_REQ__MAX; i++) {
-		if ((name = proto_req_name((enum proto_req)i)) == NULL)
+	for (i = WIRE_REQ_NONE + 1; i < WIRE_REQ__MAX; i++) {
+		if ((name = wire_req_name((enum wire_req)i)) == NULL)
 			continue;
 		if ((r = tbuf_put_cstring(reply, name)) < 0)
 			return r;

@@ -1,6 +1,9 @@
 /* The engine: identities from the store, keys in the TPM, and the cache of
  * loaded keys between them. The agent serves it over the socket; the CLI
- * runs it in-process when no agent answers. Both therefore behave the same.
+ * runs it in-process when no agent answers; both send it the same
+ * requests (engine_call), so both behave the same. It speaks the wire's
+ * types (agent/wire/wire.h) and never logs: callers report
+ * tpmid_errmsg().
  *
  * Key cache: the SRK stays loaded; signing keys are loaded on first use and
  * kept in an LRU bounded by max_loaded. On TPMID_E_TPM_MEMORY the least
@@ -13,15 +16,15 @@
  *
  * PINs: a PIN given to engine_unlock() is held in locked memory (struct
  * secret) until engine_lock(), its timeout, or engine_free(). */
-#ifndef TPMID_AGENT_ENGINE_H
-#define TPMID_AGENT_ENGINE_H
+#ifndef TPMID_ENGINE_H
+#define TPMID_ENGINE_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/wire/wire.h"
 #include "common/util.h"
-#include "store/identity.h"
 
 #define ENGINE_MAX_LOADED_DEFAULT 3
 
@@ -30,41 +33,6 @@ struct engine_cfg {
 	const char *store_dir;  /* NULL: store_open() default */
 	unsigned max_loaded;    /* 0: ENGINE_MAX_LOADED_DEFAULT */
 	int lazy_tpm;           /* 1: do not touch the TPM until needed */
-};
-
-/* What list/info return for an identity; the same whether it came from the
- * engine in-process or from the agent over the socket. */
-struct id_info {
-	char name[TPMID_NAME_MAX + 1];
-	enum tpmid_curve alg;
-	int pin;           /* the key needs a PIN */
-	int unlocked;      /* the agent holds its PIN */
-	uint32_t handle;   /* persistent handle or 0 */
-	uint8_t *spki;     /* DER SubjectPublicKeyInfo */
-	size_t spki_len;
-	char *cert_pem;    /* X.509 certificate (PEM) or NULL */
-	char *ca_pem;      /* CA bundle (PEM) or NULL */
-	char *ssh_cert;    /* OpenSSH certificate line or NULL */
-	char *error;       /* set for a malformed identity file: only name valid */
-};
-void id_info_clear(struct id_info *i);
-void id_info_free_array(struct id_info *a, size_t n);
-
-struct engine_status {
-	int tpm_ok;             /* TPM reachable right now */
-	char tcti[256];
-	unsigned identities;
-	unsigned loaded;        /* keys currently loaded by us */
-	unsigned max_loaded;
-	unsigned unlocked;      /* PIN keys with a held PIN */
-	uint64_t signs;         /* signatures made since start */
-	uint64_t tpm_resets;    /* reconnects after TPM reset/connection loss */
-};
-
-enum engine_persist {
-	ENGINE_PERSIST_NO = 0,
-	ENGINE_PERSIST_AUTO = 1,   /* first free handle from 0x81000010 */
-	ENGINE_PERSIST_HANDLE = 2, /* the given handle */
 };
 
 struct engine;
@@ -88,9 +56,9 @@ int engine_sign_data(struct engine *e, const char *name, const uint8_t *data, si
     const struct secret *pin, uint8_t **ret_der, size_t *ret_len);
 
 /* Create a key in the TPM and record the identity. `pin` NULL or empty: no
- * PIN. `handle` is used with ENGINE_PERSIST_HANDLE. */
+ * PIN. `handle` is used with PERSIST_HANDLE. */
 int engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
-    const struct secret *pin, enum engine_persist persist, uint32_t handle,
+    const struct secret *pin, enum persist_mode persist, uint32_t handle,
     struct id_info *ret);
 /* Import a key: `data` is a PEM EC private key (PKCS#8 or SEC1), DER
  * PKCS#8, or a TSS2 PRIVATE KEY PEM whose parent is our SRK. Key material
@@ -113,7 +81,7 @@ int engine_set_cert(struct engine *e, const char *name, const char *cert_pem,
 /* Attach an OpenSSH certificate line (must certify this key). */
 int engine_set_ssh_cert(struct engine *e, const char *name, const char *line);
 
-int engine_status(struct engine *e, struct engine_status *ret);
+int engine_status(struct engine *e, struct status_info *ret);
 
 /* The SRK's name (hex, fresh string), loading it if needed. With `persist`,
  * first make the H-2 SRK persistent at 0x81000001 (TPMID_E_HANDLE if
@@ -121,10 +89,16 @@ int engine_status(struct engine *e, struct engine_status *ret);
  * remembered in the store so only a matching persisted copy is used. */
 int engine_srk(struct engine *e, int persist, char **ret_name_hex);
 
-/* Access control: 0 if a peer with uid/gid may use identity `name` (its own
- * uid, the agent's uid, root, or listed in allowed_uids/allowed_gids),
+/* Access control: 0 if a peer with uid/gid may use identity `name` (the
+ * engine's own uid, root, or listed in allowed_uids/allowed_gids),
  * TPMID_E_PERM otherwise, TPMID_E_NOENT if no such identity. */
 int engine_check_access(struct engine *e, const char *name, uid_t uid, gid_t gid);
+
+/* Execute one agent request (agent/wire/requests.h) and fill `rep` (its
+ * `type` set; free with wire_reply_clear()). No access checks: the daemon
+ * makes them before, from the request table; in-process the caller is the
+ * owner. Returns the operation's result. */
+int engine_call(struct engine *e, const struct wire_request *q, struct wire_reply *rep);
 
 /* Housekeeping for the agent's loop: expire PIN timeouts, return seconds
  * until the next expiry (or -1 if none). */

@@ -1,6 +1,7 @@
-/* Client side of the agent socket (PROTOCOL.md): connect, send one request
- * frame, read one reply frame, decode it with the same codec the agent
- * uses. Failure replies come back as the agent's TPMID_E_* code with its
+/* Client side of the agent socket (PROTOCOL.md): connect, check who
+ * listens, send one request frame, read one reply frame, decode it with the
+ * same codec the agent uses. Links with common/ alone (for the PKCS#11
+ * module in other programs' processes): no OpenSSL, no globals. Failure replies come back as the agent's TPMID_E_* code with its
  * message recorded by tpmid_seterr(), so the CLI prints the same line it
  * would print in direct mode. */
 #include "config.h"
@@ -16,9 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/cli/backend.h"
 #include "agent/wire/client.h"
-#include "agent/wire/proto.h"
+#include "agent/wire/wire.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -298,12 +298,11 @@ recv_all(struct client *c, uint8_t *p, size_t len)
 	return 0;
 }
 
-/* One request, one reply. Exported through client.h for the PKCS#11 shim;
- * the CLI goes through backend_agent_ops below. */
 int
-client_call(struct client *c, const struct proto_request *q, struct proto_reply *ret)
+client_call(struct client *c, const struct wire_request *q, struct wire_reply *ret)
 {
 	struct tbuf *out = NULL;
+	const struct wire_req_desc *d = wire_req_desc(q->type);
 	uint8_t hdr[4], *body = NULL;
 	uint32_t len;
 	int r;
@@ -313,29 +312,30 @@ client_call(struct client *c, const struct proto_request *q, struct proto_reply 
 		return tpmid_seterr(TPMID_E_NOAGENT, "the connection to the agent at %s was lost",
 		    c->path);
 	/* The request may carry a PIN or a private key: wipe it after use. */
-	if ((out = tbuf_new(PROTO_REQUEST_MAX + 4)) == NULL)
+	if (d == NULL)
+		return tpmid_seterr(TPMID_E_INVAL, "unknown request type %d", (int)q->type);
+	if ((out = tbuf_new(WIRE_REQUEST_MAX + 4)) == NULL)
 		return TPMID_E_NOMEM;
 	tbuf_set_secret(out);
-	if ((r = tbuf_put_u32(out, 0)) < 0 || (r = proto_put_request(out, q)) < 0) {
+	if ((r = tbuf_put_u32(out, 0)) < 0 || (r = wire_put_request(out, q)) < 0) {
 		if (r == TPMID_E_TOOBIG)
 			r = tpmid_seterr(r, "request too large for the agent (limit %u bytes)",
-			    PROTO_REQUEST_MAX);
+			    WIRE_REQUEST_MAX);
 		goto out;
 	}
 	if ((r = tbuf_poke_u32(out, 0, (uint32_t)(tbuf_len(out) - 4))) < 0)
 		goto out;
-	set_timeout(c, (q->type == PROTO_REQ_KEYGEN || q->type == PROTO_REQ_IMPORT ||
-	    q->type == PROTO_REQ_UNLOCK) ? CLIENT_SLOW_TIMEOUT_S : CLIENT_TIMEOUT_S);
+	set_timeout(c, (d->flags & WIRE_SLOW) ? CLIENT_SLOW_TIMEOUT_S : CLIENT_TIMEOUT_S);
 	if ((r = send_all(c, tbuf_ptr(out), tbuf_len(out))) < 0)
 		goto out;
 
 	if ((r = recv_all(c, hdr, sizeof(hdr))) < 0)
 		goto out;
-	len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
-	if (len == 0 || len > PROTO_REPLY_MAX) {
+	if (wire_frame_len(hdr, WIRE_REPLY_MAX, &len) < 0) {
 		client_broken(c);
 		r = tpmid_seterr(TPMID_E_AGENT, "agent at %s sent a bad frame length %u",
-		    c->path, len);
+		    c->path, (unsigned)hdr[0] << 24 | (unsigned)hdr[1] << 16 |
+		    (unsigned)hdr[2] << 8 | hdr[3]);
 		goto out;
 	}
 	if ((body = malloc(len)) == NULL) {
@@ -347,215 +347,9 @@ client_call(struct client *c, const struct proto_request *q, struct proto_reply 
 	}
 	if ((r = recv_all(c, body, len)) < 0)
 		goto out;
-	r = proto_get_reply(q->type, body, len, ret);
+	r = wire_get_reply(q->type, body, len, ret);
 out:
 	free(body);
 	tbuf_free(out);
 	return r;
 }
-
-/* --- backend_agent_ops: struct backend_ops over the socket ------------- */
-
-static int
-call_simple(void *ctx, struct proto_request *q)
-{
-	struct proto_reply rep;
-	int r;
-
-	r = client_call(ctx, q, &rep);
-	proto_reply_clear(&rep);
-	return r;
-}
-
-static int
-agent_list(void *ctx, struct id_info **ret, size_t *ret_n)
-{
-	struct proto_request q = { .type = PROTO_REQ_LIST };
-	struct proto_reply rep;
-	int r;
-
-	*ret = NULL;
-	*ret_n = 0;
-	if ((r = client_call(ctx, &q, &rep)) < 0)
-		return r;
-	*ret = rep.list;
-	*ret_n = rep.n_list;
-	rep.list = NULL;
-	rep.n_list = 0;
-	proto_reply_clear(&rep);
-	return 0;
-}
-
-static int
-agent_info_common(void *ctx, struct proto_request *q, struct id_info *ret)
-{
-	struct proto_reply rep;
-	int r;
-
-	memset(ret, 0, sizeof(*ret));
-	if ((r = client_call(ctx, q, &rep)) < 0)
-		return r;
-	*ret = rep.info;
-	memset(&rep.info, 0, sizeof(rep.info));
-	proto_reply_clear(&rep);
-	return 0;
-}
-
-static int
-agent_info(void *ctx, const char *name, struct id_info *ret)
-{
-	struct proto_request q = { .type = PROTO_REQ_INFO, .name = (char *)name };
-
-	return agent_info_common(ctx, &q, ret);
-}
-
-static int
-agent_identity_json(void *ctx, const char *name, char **ret)
-{
-	struct proto_request q = { .type = PROTO_REQ_IDENTITY, .name = (char *)name };
-	struct proto_reply rep;
-	int r;
-
-	*ret = NULL;
-	if ((r = client_call(ctx, &q, &rep)) < 0)
-		return r;
-	*ret = rep.json;
-	rep.json = NULL;
-	proto_reply_clear(&rep);
-	return 0;
-}
-
-static int
-agent_sign_digest(void *ctx, const char *name, const uint8_t *dg, size_t len,
-    const struct secret *pin, uint8_t **ret_der, size_t *ret_len)
-{
-	struct proto_request q = {
-		.type = PROTO_REQ_SIGN_DIGEST, .name = (char *)name,
-		.data = (uint8_t *)(uintptr_t)dg, .data_len = len,
-		.pin = (struct secret *)(uintptr_t)pin,
-	};
-	struct proto_reply rep;
-	int r;
-
-	*ret_der = NULL;
-	*ret_len = 0;
-	if ((r = client_call(ctx, &q, &rep)) < 0)
-		return r;
-	*ret_der = rep.der;
-	*ret_len = rep.der_len;
-	rep.der = NULL;
-	proto_reply_clear(&rep);
-	return 0;
-}
-
-static int
-agent_keygen(void *ctx, const char *name, enum tpmid_curve alg, const struct secret *pin,
-    enum engine_persist persist, uint32_t handle, struct id_info *ret)
-{
-	struct proto_request q = {
-		.type = PROTO_REQ_KEYGEN, .name = (char *)name, .alg = alg,
-		.persist = persist, .handle = handle,
-		.pin = (struct secret *)(uintptr_t)pin,
-	};
-
-	return agent_info_common(ctx, &q, ret);
-}
-
-static int
-agent_import(void *ctx, const char *name, const uint8_t *data, size_t len,
-    const struct secret *pin, struct id_info *ret)
-{
-	struct proto_request q = {
-		.type = PROTO_REQ_IMPORT, .name = (char *)name,
-		.data = (uint8_t *)(uintptr_t)data, .data_len = len,
-		.pin = (struct secret *)(uintptr_t)pin,
-	};
-
-	return agent_info_common(ctx, &q, ret);
-}
-
-static int
-agent_delete(void *ctx, const char *name)
-{
-	struct proto_request q = { .type = PROTO_REQ_DELETE, .name = (char *)name };
-
-	return call_simple(ctx, &q);
-}
-
-static int
-agent_unlock(void *ctx, const char *name, const struct secret *pin, unsigned timeout_s)
-{
-	struct proto_request q = {
-		.type = PROTO_REQ_UNLOCK, .name = (char *)name,
-		.pin = (struct secret *)(uintptr_t)pin, .timeout_s = timeout_s,
-	};
-
-	return call_simple(ctx, &q);
-}
-
-static int
-agent_lock(void *ctx, const char *name)
-{
-	struct proto_request q = { .type = PROTO_REQ_LOCK, .name = (char *)name };
-
-	return call_simple(ctx, &q);
-}
-
-static int
-agent_set_cert(void *ctx, const char *name, const char *cert_pem, const char *ca_pem)
-{
-	struct proto_request q = {
-		.type = PROTO_REQ_SET_CERT, .name = (char *)name,
-		.cert_pem = (char *)cert_pem, .ca_pem = (char *)ca_pem,
-	};
-
-	return call_simple(ctx, &q);
-}
-
-static int
-agent_set_ssh_cert(void *ctx, const char *name, const char *line)
-{
-	struct proto_request q = {
-		.type = PROTO_REQ_SET_SSH_CERT, .name = (char *)name, .line = (char *)line,
-	};
-
-	return call_simple(ctx, &q);
-}
-
-static int
-agent_status(void *ctx, struct engine_status *ret)
-{
-	struct proto_request q = { .type = PROTO_REQ_STATUS };
-	struct proto_reply rep;
-	int r;
-
-	memset(ret, 0, sizeof(*ret));
-	if ((r = client_call(ctx, &q, &rep)) < 0)
-		return r;
-	*ret = rep.status;
-	proto_reply_clear(&rep);
-	return 0;
-}
-
-static void
-agent_close(void *ctx)
-{
-	client_free(ctx);
-}
-
-const struct backend_ops backend_agent_ops = {
-	.kind = "agent",
-	.list = agent_list,
-	.info = agent_info,
-	.identity_json = agent_identity_json,
-	.sign_digest = agent_sign_digest,
-	.keygen = agent_keygen,
-	.import = agent_import,
-	.delete = agent_delete,
-	.unlock = agent_unlock,
-	.lock = agent_lock,
-	.set_cert = agent_set_cert,
-	.set_ssh_cert = agent_set_ssh_cert,
-	.status = agent_status,
-	.close = agent_close,
-};

@@ -1,24 +1,28 @@
-/* Client side of the agent socket: used by the CLI (backend_agent_ops) and,
- * later, the PKCS#11 shim. One connection, requests answered in order. */
-#ifndef TPMID_AGENT_CLIENT_H
-#define TPMID_AGENT_CLIENT_H
+/* Client side of the agent socket: what the CLI and any other program
+ * that talks to tpmid-agent use (PROTOCOL.md section 6). One connection,
+ * requests answered in order. */
+#ifndef TPMID_WIRE_CLIENT_H
+#define TPMID_WIRE_CLIENT_H
 
-#include "agent/engine/engine.h"
+#include "agent/wire/wire.h"
 
 struct client;
 
 /* Default socket path: $TPMID_SOCKET, else $XDG_RUNTIME_DIR/tpmid/agent.sock,
- * else /run/user/<uid>/tpmid/agent.sock. Fresh string. */
+ * else /run/user/<uid>/tpmid/agent.sock. Fresh string, NULL without memory. */
 char *client_default_socket(void);
-/* Connect; TPMID_E_NOAGENT if nothing listens at `path` (NULL: default). */
+/* Connect to `path` (NULL: the default) and check who listens before
+ * anything is sent (PROTOCOL.md section 6). 0 with `*ret` set;
+ * TPMID_E_NOAGENT if nothing listens, TPMID_E_PERM if the socket or the
+ * agent behind it is refused, TPMID_E_IO otherwise; the detail names the
+ * path. */
 int client_connect(const char *path, struct client **ret);
 void client_free(struct client *c);
 
-struct proto_request;
-struct proto_reply;
-/* Send one request and read its reply (agent/proto.h). 0 with `ret`
- * filled (free with proto_reply_clear()); a failure reply returns the
- * agent's TPMID_E_* code with its message in tpmid_errmsg(). */
-int client_call(struct client *c, const struct proto_request *q, struct proto_reply *ret);
+/* Send one request and read its reply. 0 with `ret` filled (free with
+ * wire_reply_clear()); a failure reply returns the agent's TPMID_E_* code
+ * with its message in tpmid_errmsg(); TPMID_E_AGENT for a timeout, a lost
+ * connection or a malformed reply, after which the client is unusable. */
+int client_call(struct client *c, const struct wire_request *q, struct wire_reply *ret);
 
 #endif

@@ -2,7 +2,7 @@
  *
  * The input is a byte stream as a peer would send it on the socket. It is
  * fed in chunks whose sizes come from the input itself, split into frames
- * exactly as the agent's loop does (proto_frame_next(): length prefix
+ * exactly as the agent's loop does (wire_frame_next(): length prefix
  * checked before the body is buffered), and every frame is dispatched
  * against a real engine: an empty temporary store, lazy TPM start and a
  * TCTI with nothing behind it (connection refused), so no TPM is needed
@@ -21,7 +21,7 @@
 
 #include "agent/daemon/dispatch.h"
 #include "agent/engine/engine.h"
-#include "agent/wire/proto.h"
+#include "agent/wire/wire.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -95,8 +95,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	peer.gid = (sel & 1) ? 65534 : getgid();
 	peer.pid = 4242;
 
-	in = tbuf_new(PROTO_REQUEST_MAX + 4);
-	reply = tbuf_new(PROTO_REPLY_MAX);
+	in = tbuf_new(WIRE_REQUEST_MAX + 4);
+	reply = tbuf_new(WIRE_REPLY_MAX);
 	if (in == NULL || reply == NULL)
 		abort();
 	tbuf_set_secret(in);
@@ -109,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		off += n;
 		for (;;) {
-			r = proto_frame_next(in, PROTO_REQUEST_MAX, &body, &len);
+			r = wire_frame_next(in, WIRE_REQUEST_MAX, &body, &len);
 			if (r < 0)
 				goto done; /* the agent closes the connection */
 			if (r == 0)
@@ -119,7 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r < 0)
 				goto done;
 			/* Every accepted frame gets one reply. */
-			if (tbuf_len(reply) == 0 || tbuf_len(reply) > PROTO_REPLY_MAX)
+			if (tbuf_len(reply) == 0 || tbuf_len(reply) > WIRE_REPLY_MAX)
 				abort();
 		}
 	}

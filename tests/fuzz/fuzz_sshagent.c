@@ -32,7 +32,7 @@
 
 #include "agent/daemon/dispatch.h"
 #include "agent/engine/engine.h"
-#include "agent/wire/proto.h"
+#include "agent/wire/wire.h"
 #include "agent/daemon/sshagent.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -121,7 +121,7 @@ self_check(void)
 	static const uint8_t req[] = { SSH_AGENTC_REQUEST_IDENTITIES };
 	struct dispatch_ctx d;
 	struct peer peer = { getuid(), getgid(), 1 };
-	struct tbuf *reply = tbuf_new(PROTO_REPLY_MAX);
+	struct tbuf *reply = tbuf_new(WIRE_REPLY_MAX);
 	uint8_t type = 0;
 	uint32_t n = 0;
 
@@ -191,11 +191,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	peer.uid = (sel & 1) ? 65534 : getuid();
 	peer.gid = (sel & 1) ? 65534 : getgid();
 	peer.pid = 4242;
-	if ((reply = tbuf_new(PROTO_REPLY_MAX)) == NULL)
+	if ((reply = tbuf_new(WIRE_REPLY_MAX)) == NULL)
 		abort();
 
 	while (tbuf_get_u32(&in, &len) == 0) {
-		if (len == 0 || len > PROTO_REQUEST_MAX || len > tbuf_len(&in))
+		if (len == 0 || len > WIRE_REQUEST_MAX || len > tbuf_len(&in))
 			break; /* the agent's framing refuses these before dispatch */
 		/* A private copy, as the agent's connection buffer is: the
 		 * fuzzer's input must stay untouched. */

@@ -53,7 +53,7 @@ mkdir -p "$out/obj"
 lib_sources() {
 	for f in "$src"/common/*.c "$src"/tss/*.c "$src"/store/*.c "$src"/agent/*/*.c; do
 		case ${f#"$src"/} in
-		agent/daemon/agent.c | agent/cli/*) continue ;;
+		agent/daemon/main.c | agent/cli/*) continue ;;
 		esac
 		echo "$f"
 	done

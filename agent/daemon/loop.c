@@ -1,0 +1,555 @@
+/* tpmid-agent's event loop: connections, signals, timers.
+ *
+ * Wire handling follows OpenSSH's ssh-agent: every connection has an input
+ * buffer that learns the 4-byte frame length before it buffers any body
+ * byte and refuses frames over WIRE_REQUEST_MAX (draft-miller-ssh-agent
+ * section 3), an output buffer with a hard cap, and the peer's credentials
+ * taken with SO_PEERCRED right after accept. Requests are executed one at
+ * a time (the TPM is serial), at most one per connection per loop turn,
+ * round robin. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/daemon/daemon.h"
+#include "agent/daemon/dispatch.h"
+#include "agent/engine/engine.h"
+#include "agent/wire/wire.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* A reply is only produced while less than this is waiting to be sent, so
+ * a peer that does not read stops being served instead of growing our
+ * memory; the hard cap is for the one reply that may cross it. */
+#define CONN_OUT_SOFT (64 * 1024)
+#define CONN_OUT_MAX (WIRE_REPLY_MAX + CONN_OUT_SOFT + 4)
+#define CONN_IN_MAX (WIRE_REQUEST_MAX + 4)
+/* Buffers that grew for one big frame are given back afterwards, so idle
+ * connections stay small. */
+#define CONN_BUF_KEEP (16 * 1024)
+#define ACCEPT_PER_TURN 16
+/* Peers other than the agent's uid and root (group tpmid on a system
+ * agent, uids an identity allows) share the table with the owner: without
+ * a bound one such uid could hold every slot open (a byte every idle
+ * period is enough) and lock the owner and everybody else out. They get at
+ * most CONN_PER_UID_MAX connections per uid, and never the last
+ * CONN_OWNER_RESERVE slots. */
+#define CONN_OWNER_RESERVE 16
+#define CONN_PER_UID_MAX 32
+
+struct conn {
+	int fd;
+	struct peer peer;
+	struct tbuf *in;     /* secret: requests may carry PINs or keys */
+	struct tbuf *out;
+	struct timespec last; /* last progress (bytes in or out) */
+	int eof;             /* peer shut down its side */
+};
+
+struct timespec
+daemon_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts;
+}
+
+static long long
+ms_between(struct timespec a, struct timespec b)
+{
+	return (long long)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	tbuf_free(c->in);
+	tbuf_free(c->out);
+	free(c);
+}
+
+static void
+conn_close(struct agent *a, size_t i, const char *why)
+{
+	struct conn *c = a->conns[i];
+
+	log_debug("closing connection from uid %u pid %ld: %s", (unsigned)c->peer.uid,
+	    (long)c->peer.pid, why);
+	conn_free(c);
+	a->conns[i] = a->conns[--a->nconns];
+	a->conns[a->nconns] = NULL;
+	if (a->rr > a->nconns)
+		a->rr = 0;
+}
+
+static struct tbuf *
+new_inbuf(void)
+{
+	struct tbuf *b = tbuf_new(CONN_IN_MAX);
+
+	if (b != NULL)
+		tbuf_set_secret(b);
+	return b;
+}
+
+/* May a new connection from `uid` take a slot (see CONN_OWNER_RESERVE)? */
+static int
+conn_slot_for(const struct agent *a, uid_t uid)
+{
+	size_t i, mine = 0;
+
+	if (uid_owner_or_root(uid, a->d.agent_uid))
+		return 1;
+	if (a->nconns >= AGENT_MAX_CONNS - CONN_OWNER_RESERVE)
+		return 0;
+	for (i = 0; i < a->nconns; i++)
+		mine += a->conns[i]->peer.uid == uid;
+	return mine < CONN_PER_UID_MAX;
+}
+
+static void
+do_accept(struct agent *a)
+{
+	struct conn *c;
+	struct ucred cr;
+	socklen_t sl;
+	struct timespec t;
+	int fd, k;
+
+	for (k = 0; k < ACCEPT_PER_TURN; k++) {
+		fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		/* Who is this? Asked once, right away, from the kernel. */
+		sl = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
+			log_warn("SO_PEERCRED: %s; dropping the connection", strerror(errno));
+			close(fd);
+			continue;
+		}
+		if (a->nconns >= AGENT_MAX_CONNS || !conn_slot_for(a, cr.uid)) {
+			t = daemon_now();
+			if (ms_between(a->last_full_warn, t) > 10000 ||
+			    a->last_full_warn.tv_sec == 0) {
+				log_warn("%zu connections open; refusing uid %u pid %ld",
+				    a->nconns, (unsigned)cr.uid, (long)cr.pid);
+				a->last_full_warn = t;
+			}
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->in = new_inbuf()) == NULL ||
+		    (c->out = tbuf_new(CONN_OUT_MAX)) == NULL) {
+			log_error("out of memory accepting a connection");
+			if (c != NULL)
+				c->fd = -1;
+			conn_free(c);
+			close(fd);
+			return;
+		}
+		c->fd = fd;
+		c->peer.uid = cr.uid;
+		c->peer.gid = cr.gid;
+		c->peer.pid = cr.pid;
+		c->last = daemon_now();
+		/* Every uid may connect (the socket's mode is the outer gate);
+		 * each request is checked against the peer's uid/gid in
+		 * dispatch_frame() (PROTOCOL.md "Access"). */
+		if (cr.uid != a->d.agent_uid && cr.uid != 0)
+			log_debug("connection from uid %u pid %ld (not the agent's uid: "
+			    "requests are checked per identity)", (unsigned)cr.uid, (long)cr.pid);
+		a->conns[a->nconns++] = c;
+	}
+}
+
+/* Read what the current frame still needs and no more: the length prefix
+ * first, then, once it is checked, the body. Returns 0, or negative when
+ * the connection must be closed. */
+static int
+conn_read(struct conn *c)
+{
+	uint8_t *p;
+	size_t need;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if ((r = wire_frame_missing(c->in, WIRE_REQUEST_MAX, &need)) < 0) {
+			log_info("uid %u pid %ld sent a frame %s; closing the connection",
+			    (unsigned)c->peer.uid, (long)c->peer.pid,
+			    r == TPMID_E_TOOBIG ? "over the 256 KiB limit" : "of length 0");
+			return r;
+		}
+		if (need == 0)
+			return 0;
+		if ((r = tbuf_reserve(c->in, need, &p)) < 0)
+			return r;
+		n = recv(c->fd, p, need, 0);
+		if (n < 0) {
+			(void)tbuf_consume_end(c->in, need);
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return TPMID_E_IO;
+		}
+		(void)tbuf_consume_end(c->in, need - (size_t)n);
+		if (n == 0) {
+			c->eof = 1;
+			return 0;
+		}
+		c->last = daemon_now();
+	}
+}
+
+static int
+conn_write(struct conn *c)
+{
+	ssize_t n;
+
+	while (tbuf_len(c->out) > 0) {
+		n = send(c->fd, tbuf_ptr(c->out), tbuf_len(c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return TPMID_E_IO;
+		}
+		(void)tbuf_consume(c->out, (size_t)n);
+		c->last = daemon_now();
+	}
+	/* Give back memory a big reply needed. */
+	if (c->out->alloc > CONN_BUF_KEEP) {
+		struct tbuf *b = tbuf_new(CONN_OUT_MAX);
+
+		if (b != NULL) {
+			tbuf_free(c->out);
+			c->out = b;
+		}
+	} else
+		tbuf_reset(c->out);
+	return 0;
+}
+
+static int
+conn_has_frame(const struct conn *c)
+{
+	size_t need;
+
+	return wire_frame_missing(c->in, WIRE_REQUEST_MAX, &need) == 0 && need == 0;
+}
+
+/* Execute the one frame at the front of c->in. Negative: close. */
+static int
+conn_process(struct agent *a, struct conn *c)
+{
+	const uint8_t *body;
+	size_t len;
+	int r;
+
+	if ((r = wire_frame_next(c->in, WIRE_REQUEST_MAX, &body, &len)) <= 0)
+		return r < 0 ? r : 0;
+	tbuf_reset(a->scratch);
+	r = dispatch_frame(&a->d, &c->peer, body, len, a->scratch);
+	/* The request may have held a PIN: wipe it now, not at reuse. */
+	if (c->in->alloc > CONN_BUF_KEEP) {
+		tbuf_free(c->in);
+		if ((c->in = new_inbuf()) == NULL)
+			return TPMID_E_NOMEM;
+	} else
+		tbuf_reset(c->in);
+	if (r < 0)
+		return r;
+	if (tbuf_len(a->scratch) == 0)
+		return TPMID_E_AGENT;
+	if ((r = wire_frame_put(c->out, tbuf_ptr(a->scratch), tbuf_len(a->scratch))) < 0)
+		return r;
+	if (a->scratch->alloc > CONN_BUF_KEEP) {
+		tbuf_free(a->scratch);
+		if ((a->scratch = tbuf_new(WIRE_REPLY_MAX)) == NULL)
+			return TPMID_E_NOMEM;
+	}
+	/* Answer at once rather than after another poll() turn. */
+	return conn_write(c);
+}
+
+int
+loop_signals_setup(struct agent *a)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return tpmid_seterr(TPMID_E_IO, "sigprocmask: %s", strerror(errno));
+	if ((a->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return tpmid_seterr(TPMID_E_IO, "signalfd: %s", strerror(errno));
+	return 0;
+}
+
+void
+loop_stop_listening(struct agent *a)
+{
+	struct stat st = { .st_dev = a->sock_dev, .st_ino = a->sock_ino };
+	int r;
+
+	/* Remove the socket only if we made it: an activated socket belongs
+	 * to systemd, which may start us again on the next connection. And
+	 * only if the path still names the socket we bound: a new agent may
+	 * have replaced it. The unlink comes before the close: while we
+	 * listen, a starting agent sees a live socket and does not replace
+	 * it, so it cannot slip in between our check and our unlink. */
+	if (a->bound && a->path != NULL) {
+		if ((r = listen_unlink_if_ours(a->path, &st)) < 0)
+			log_warn("%s", tpmid_errmsg(r));
+		a->bound = 0;
+	}
+	if (a->lfd >= 0) {
+		close(a->lfd);
+		a->lfd = -1;
+	}
+}
+
+static void
+handle_signals(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			log_info("SIGHUP: rescanning the identity store");
+			engine_rescan(a->engine);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!a->stopping) {
+				log_info("%s: shutting down", si.ssi_signo == SIGTERM ?
+				    "SIGTERM" : "SIGINT");
+				a->stopping = 1;
+				a->stop_deadline = daemon_now();
+				a->stop_deadline.tv_sec += AGENT_SHUTDOWN_FLUSH_MS / 1000;
+				loop_stop_listening(a);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int
+poll_timeout_ms(struct agent *a, struct timespec t, int tick_s)
+{
+	long long best = -1, left;
+	unsigned idle = a->cfg->idle_timeout_s ? a->cfg->idle_timeout_s : AGENT_IDLE_TIMEOUT_S;
+	size_t i;
+
+	if (tick_s >= 0)
+		best = (long long)tick_s * 1000;
+	for (i = 0; i < a->nconns; i++) {
+		unsigned lim = tbuf_len(a->conns[i]->out) > 0 ?
+		    AGENT_STALL_TIMEOUT_S : idle;
+
+		left = (long long)lim * 1000 - ms_between(a->conns[i]->last, t);
+		if (left < 0)
+			left = 0;
+		if (best < 0 || left < best)
+			best = left;
+	}
+	if (a->stopping) {
+		left = ms_between(t, a->stop_deadline);
+		if (left < 0)
+			left = 0;
+		if (best < 0 || left < best)
+			best = left;
+	}
+	/* Never sleep forever: a bounded wake-up keeps the timers honest. */
+	if (best < 0 || best > 60000)
+		best = 60000;
+	return (int)best + (best > 0 ? 10 : 0);
+}
+
+static void
+expire_idle(struct agent *a, struct timespec t)
+{
+	unsigned idle = a->cfg->idle_timeout_s ? a->cfg->idle_timeout_s : AGENT_IDLE_TIMEOUT_S;
+	size_t i = 0;
+
+	while (i < a->nconns) {
+		struct conn *c = a->conns[i];
+		int stalled = tbuf_len(c->out) > 0;
+		long long lim = (long long)(stalled ? AGENT_STALL_TIMEOUT_S : idle) * 1000;
+
+		if (ms_between(c->last, t) >= lim) {
+			if (stalled)
+				log_info("uid %u pid %ld stopped reading its replies; closing",
+				    (unsigned)c->peer.uid, (long)c->peer.pid);
+			conn_close(a, i, stalled ? "not reading" : "idle timeout");
+			continue;
+		}
+		i++;
+	}
+}
+
+int
+loop_run(struct agent *a)
+{
+	struct pollfd pfd[AGENT_MAX_CONNS + 2];
+	struct conn *polled[AGENT_MAX_CONNS];
+	struct timespec t;
+	size_t i, n, np, nc;
+	int tick, r, lslot;
+
+	for (;;) {
+		tick = engine_tick(a->engine);
+		t = daemon_now();
+		if (a->stopping) {
+			int pending = 0;
+
+			for (i = 0; i < a->nconns; i++)
+				pending |= tbuf_len(a->conns[i]->out) > 0;
+			if (!pending || ms_between(t, a->stop_deadline) <= 0)
+				return 0;
+		}
+
+		np = 0;
+		pfd[np].fd = a->sfd;
+		pfd[np++].events = POLLIN;
+		lslot = a->lfd >= 0;
+		if (lslot) {
+			pfd[np].fd = a->lfd;
+			pfd[np++].events = POLLIN;
+		}
+		nc = 0;
+		for (i = 0; i < a->nconns; i++) {
+			struct conn *c = a->conns[i];
+			short ev = 0;
+
+			/* Backpressure: read only while no whole frame waits
+			 * and the peer takes its replies. */
+			if (!a->stopping && !c->eof && !conn_has_frame(c) &&
+			    tbuf_len(c->out) < CONN_OUT_SOFT)
+				ev |= POLLIN;
+			if (tbuf_len(c->out) > 0)
+				ev |= POLLOUT;
+			polled[nc++] = c;
+			pfd[np].fd = c->fd;
+			pfd[np++].events = ev;
+		}
+
+		r = poll(pfd, np, poll_timeout_ms(a, t, tick));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		/* Connections first (their slots refer to `polled`), then
+		 * signals and accept, which change the connection table. */
+		n = np - nc;
+
+		/* I/O on the connections that were polled. */
+		for (i = 0; i < nc; i++, n++) {
+			struct conn *c = polled[i];
+			short rev = pfd[n].revents;
+			size_t k;
+
+			if (rev == 0)
+				continue;
+			for (k = 0; k < a->nconns && a->conns[k] != c; k++)
+				;
+			if (k == a->nconns)
+				continue;
+			if ((rev & POLLOUT) && conn_write(c) < 0) {
+				conn_close(a, k, "write error");
+				continue;
+			}
+			if ((rev & POLLIN) && conn_read(c) < 0) {
+				conn_close(a, k, "read error or bad frame");
+				continue;
+			}
+			if ((rev & (POLLERR | POLLNVAL)) ||
+			    ((rev & POLLHUP) && !(rev & POLLIN))) {
+				conn_close(a, k, "hang-up");
+				continue;
+			}
+		}
+
+		if (pfd[0].revents & POLLIN)
+			handle_signals(a);
+		if (lslot && a->lfd >= 0 && (pfd[1].revents & POLLIN))
+			do_accept(a);
+
+		/* Requests: at most one per connection per turn, starting at a
+		 * rotating position so nobody is always first. */
+		if (!a->stopping && a->nconns > 0) {
+			size_t start = a->rr % a->nconns, cnt = a->nconns;
+			struct conn *order[AGENT_MAX_CONNS];
+
+			for (i = 0; i < cnt; i++)
+				order[i] = a->conns[(start + i) % cnt];
+			for (i = 0; i < cnt; i++) {
+				struct conn *c = order[i];
+				size_t k;
+
+				for (k = 0; k < a->nconns && a->conns[k] != c; k++)
+					;
+				if (k == a->nconns)
+					continue;
+				if (!conn_has_frame(c) || tbuf_len(c->out) >= CONN_OUT_SOFT)
+					continue;
+				if ((r = conn_process(a, c)) < 0) {
+					conn_close(a, k, "malformed request or write error");
+					continue;
+				}
+			}
+			a->rr = start + 1;
+		}
+
+		/* Peers that closed their side: done once nothing is owed. */
+		for (i = 0; i < a->nconns;) {
+			struct conn *c = a->conns[i];
+
+			if (c->eof && tbuf_len(c->out) == 0 && !conn_has_frame(c)) {
+				conn_close(a, i, "peer closed");
+				continue;
+			}
+			i++;
+		}
+		expire_idle(a, daemon_now());
+	}
+}
+
+void
+loop_close_all(struct agent *a)
+{
+	while (a->nconns > 0)
+		conn_close(a, a->nconns - 1, "shutting down");
+}

@@ -1,0 +1,283 @@
+/* The engine's identity entries and the cache of loaded keys: an entry is
+ * re-read when its file's stamp changes (stat per use, so edits by the CLI
+ * or by hand are seen at once), holds the PIN given for it, and keys are
+ * loaded on first use and kept in an LRU bounded by max_loaded (the SRK
+ * stays loaded besides), in the TPM opened here on first need. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/engine/internal.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/keyfile.h"
+
+int
+engine_check_name(const char *name)
+{
+	if (!identity_name_valid(name))
+		return tpmid_seterr(TPMID_E_INVAL, "'%s' is not a valid identity name "
+		    "(1-%d characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-')", name,
+		    TPMID_NAME_MAX);
+	return 0;
+}
+
+static void
+entry_unload(struct engine *e, struct entry *en)
+{
+	if (en->key == NULL)
+		return;
+	if (e->tpm != NULL)
+		tpm_key_free(e->tpm, en->key);
+	en->key = NULL;
+	if (en->transient)
+		e->loaded--;
+	en->transient = 0;
+}
+
+void
+entry_drop_pin(struct entry *en)
+{
+	secret_free(en->pin);
+	en->pin = NULL;
+	en->pin_expiry = 0;
+}
+
+void
+entry_free(struct engine *e, struct entry *en)
+{
+	entry_unload(e, en);
+	entry_drop_pin(en);
+	identity_free(en->id);
+	free(en->spki);
+	free(en);
+}
+
+void
+engine_unload_all(struct engine *e)
+{
+	struct entry *en;
+
+	for (en = e->entries; en != NULL; en = en->next)
+		entry_unload(e, en);
+}
+
+/* Flush the least recently used loaded key other than `keep`. 0 if one was
+ * flushed, TPMID_E_NOENT if we hold none. */
+int
+engine_evict_lru(struct engine *e, const struct entry *keep)
+{
+	struct entry *en, *victim = NULL;
+
+	/* Only transient keys: unloading a persistent key's handle frees no
+	 * TPM memory. */
+	for (en = e->entries; en != NULL; en = en->next)
+		if (en->key != NULL && en->transient && en != keep &&
+		    (victim == NULL || en->used < victim->used))
+			victim = en;
+	if (victim == NULL)
+		return TPMID_E_NOENT;
+	entry_unload(e, victim);
+	return 0;
+}
+
+struct entry *
+entry_find(struct engine *e, const char *name)
+{
+	struct entry *en;
+
+	for (en = e->entries; en != NULL; en = en->next)
+		if (strcmp(en->name, name) == 0)
+			return en;
+	return NULL;
+}
+
+void
+entry_remove(struct engine *e, const char *name)
+{
+	struct entry **pp, *en;
+
+	for (pp = &e->entries; (en = *pp) != NULL; pp = &en->next)
+		if (strcmp(en->name, name) == 0) {
+			*pp = en->next;
+			entry_free(e, en);
+			return;
+		}
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* The current identity `name`: the cached parse while the file's stamp is
+ * unchanged, else a fresh read. A changed key drops the loaded key and the
+ * held PIN (they belonged to the old key). */
+int
+entry_get(struct engine *e, const char *name, struct entry **ret)
+{
+	struct store_stamp st;
+	struct identity *id = NULL;
+	struct entry *en;
+	int r;
+
+	*ret = NULL;
+	if ((r = engine_check_name(name)) != 0)
+		return r;
+	en = entry_find(e, name);
+	if ((r = store_stat(e->store, name, &st)) != 0) {
+		if (r == TPMID_E_NOENT) {
+			entry_remove(e, name);
+			return tpmid_seterr(r, "no identity '%s' in %s", name, store_dir(e->store));
+		}
+		return r;
+	}
+	if (en != NULL && !en->stale && store_stamp_eq(&en->stamp, &st)) {
+		*ret = en;
+		return 0;
+	}
+	if ((r = store_load(e->store, name, &id, &st)) != 0) {
+		if (r == TPMID_E_NOENT) {
+			entry_remove(e, name);
+			return tpmid_seterr(r, "no identity '%s' in %s", name, store_dir(e->store));
+		}
+		return r;
+	}
+	if (en == NULL) {
+		if ((en = calloc(1, sizeof(*en))) == NULL) {
+			identity_free(id);
+			return TPMID_E_NOMEM;
+		}
+		snprintf(en->name, sizeof(en->name), "%s", name);
+		en->next = e->entries;
+		e->entries = en;
+	} else {
+		if (!same_str(en->id->key_pem, id->key_pem) || en->id->handle != id->handle ||
+		    en->id->pin != id->pin) {
+			entry_unload(e, en);
+			entry_drop_pin(en);
+		}
+		identity_free(en->id);
+	}
+	free(en->spki);
+	en->spki = NULL;
+	en->spki_len = 0;
+	en->id = id;
+	en->stamp = st;
+	en->stale = 0;
+	*ret = en;
+	return 0;
+}
+
+/* Load the entry's key if it is not loaded: the persistent handle when the
+ * identity has one (falling back to the blob if it was evicted behind our
+ * back), else the TSS2 key blob under the SRK whose name was recorded. */
+int
+entry_load_key(struct engine *e, struct entry *en)
+{
+	struct identity *id = en->id;
+	struct keyfile *kf = NULL;
+	struct tpm_blob blob = { 0 };
+	struct tpm *t;
+	int r;
+
+	if (en->key != NULL)
+		return 0;
+	if ((r = engine_tpm(e, &t)) != 0)
+		return r;
+	en->transient = 0;
+	if (id->key_pem != NULL &&
+	    (r = keyfile_parse_pem(id->key_pem, strlen(id->key_pem), &kf)) != 0) {
+		tpmid_err_prefix("identity '%s': tpmid.key", id->name);
+		goto out;
+	}
+	/* "auth": "none" on a key that has an auth value (emptyAuth FALSE)
+	 * would be signed with the empty password, and on a DA-protected key
+	 * every such sign costs a dictionary-attack try. Refuse before the
+	 * TPM sees it (entry_get unloads when "auth" changes, so loading is
+	 * the one place to check). */
+	if (kf != NULL && !id->pin && !kf->empty_auth) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "identity '%s': \"auth\" is \"none\" but its key "
+		    "has an auth value (emptyAuth is false); set \"auth\": \"pin\"", id->name);
+		goto out;
+	}
+	if (id->handle != 0) {
+		r = tpm_load_persistent(t, id->handle, kf ? kf->pub : NULL, kf ? kf->pub_len : 0,
+		    &en->key);
+		if (r != TPMID_E_NOENT || kf == NULL)
+			goto out;
+	}
+	if (kf == NULL) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "identity '%s' has neither a key nor a handle",
+		    id->name);
+		goto out;
+	}
+	/* A transient load takes one of the TPM's few object slots: keep
+	 * within --max-loaded by unloading the least recently used first. */
+	while (e->loaded >= e->max_loaded && engine_evict_lru(e, en) == 0)
+		;
+	blob.pub = kf->pub;
+	blob.pub_len = kf->pub_len;
+	blob.priv = kf->priv;
+	blob.priv_len = kf->priv_len;
+	r = tpm_load(t, &blob, id->parent_name, id->parent_name_len, &en->key);
+	if (r == 0)
+		en->transient = 1;
+out:
+	if (r == 0 && en->transient)
+		e->loaded++;
+	else if (r != 0)
+		en->key = NULL;
+	keyfile_free(kf);
+	return r;
+}
+
+time_t
+engine_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+int
+entry_unlocked(const struct entry *en)
+{
+	if (en == NULL || en->pin == NULL)
+		return 0;
+	return en->pin_expiry == 0 || engine_now() < en->pin_expiry;
+}
+
+int
+engine_tpm(struct engine *e, struct tpm **ret)
+{
+	uint8_t *hint = NULL;
+	size_t hint_len = 0;
+	int r;
+
+	*ret = NULL;
+	if (e->tpm == NULL) {
+		if ((r = tpm_open(e->tcti, &e->tpm)) != 0) {
+			e->tpm = NULL;
+			/* The user must learn which TCTI was tried. */
+			if (r == TPMID_E_NOTPM && strstr(tpmid_errmsg(r), e->tcti) == NULL)
+				tpmid_seterr(r, "no TPM reachable at TCTI \"%s\" (set --tcti or "
+				    "TPMID_TCTI)", e->tcti);
+			return r;
+		}
+		/* A persisted SRK copy is trusted only under the name this
+		 * store recorded (DESIGN.md "TPM conventions"). */
+		if (store_srk_name_get(e->store, &hint, &hint_len) == 0)
+			tpm_srk_hint(e->tpm, hint, hint_len);
+		free(hint);
+		tpmid_clearerr();
+	}
+	*ret = e->tpm;
+	return 0;
+}
