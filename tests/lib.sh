@@ -5,6 +5,9 @@
 # here is recorded by PID and stopped on exit, and each test ends by checking
 # that no transient object is left in its TPM.
 #
+# Helpers keep their variables local: the only globals they set are the
+# documented ones (T, SWTPM_*, AGENT_PID, the *_TCTI exports).
+#
 # Provided: $T (temp dir), start_swtpm, stop_swtpm, restart_swtpm,
 # start_agent, stop_agent, check_no_transient, set_da_params, pass, fail,
 # expect_status, run_ok, free_port.
@@ -36,7 +39,7 @@ fail() {
 }
 
 _cleanup() {
-	rc=$?
+	local rc=$? p f
 	set +e
 	for p in $_pids; do
 		kill "$p" 2>/dev/null
@@ -59,6 +62,7 @@ trap _cleanup EXIT
 trap 'exit 130' INT TERM
 
 need() {
+	local c
 	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 && continue
 		# A missing peer is a broken setup, not a pass: fail unless asked.
@@ -72,7 +76,7 @@ need() {
 
 _track() { _pids="$_pids $1"; }
 _untrack() {
-	n=""
+	local p n=""
 	for p in $_pids; do [ "$p" = "$1" ] || n="$n $p"; done
 	_pids=$n
 }
@@ -81,6 +85,7 @@ _untrack() {
 # taken below the kernel's ephemeral range so that no outgoing connection
 # (which binds an ephemeral source port) can hold it when we bind.
 free_port() {
+	local lo hi p
 	lo=10000
 	hi=$(awk '{print $1 - 2}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32766)
 	[ "$hi" -gt $((lo + 1000)) ] || hi=32766
@@ -98,8 +103,8 @@ free_port() {
 # start_swtpm [NAME]: start a swtpm for this test; sets SWTPM_PORT,
 # SWTPM_PID, and exports TPMID_TCTI/TPM2TOOLS_TCTI/TPM2OPENSSL_TCTI.
 start_swtpm() {
+	local name=${1:-tpm}
 	need swtpm
-	name=${1:-tpm}
 	SWTPM_STATE="$T/$name"
 	mkdir -p "$SWTPM_STATE"
 	for _ in 1 2 3 4 5; do
@@ -164,6 +169,7 @@ transient_count() {
 
 # check_no_transient: fail if anything is left loaded in this test's TPM.
 check_no_transient() {
+	local n
 	n=$(transient_count)
 	[ "$n" -eq 0 ] || fail "$n transient object(s) left in the TPM: $(tpm2_getcap handles-transient | tr '\n' ' ')"
 	_checked_transient=1
@@ -186,14 +192,12 @@ start_agent() {
 # stop_agent: SIGTERM, and require exit status 0 (under ASan a leak found at
 # exit makes it nonzero, so leaks fail the test).
 stop_agent() {
+	local rc
 	kill -TERM "$AGENT_PID" 2>/dev/null || true
 	for _ in $(seq 100); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.05; done
 	kill -0 "$AGENT_PID" 2>/dev/null && fail "tpmid-agent did not exit on SIGTERM"
 	_untrack "$AGENT_PID"
-	set +e
-	wait "$AGENT_PID" 2>/dev/null
-	rc=$?
-	set -e
+	wait "$AGENT_PID" 2>/dev/null && rc=0 || rc=$?
 	# 127: not our child (started elsewhere); nothing to check then.
 	[ "$rc" -eq 0 ] || [ "$rc" -eq 127 ] ||
 		fail "tpmid-agent exited with status $rc after SIGTERM: $(tail -n 20 "$T/agent.log")"
@@ -201,12 +205,9 @@ stop_agent() {
 
 # expect_status N CMD...: run CMD, require exit status N; stderr to $T/err.
 expect_status() {
-	want=$1
+	local want=$1 got
 	shift
-	set +e
-	"$@" >"$T/out" 2>"$T/err"
-	got=$?
-	set -e
+	"$@" >"$T/out" 2>"$T/err" && got=0 || got=$?
 	[ "$got" -eq "$want" ] || fail "expected exit $want, got $got from: $* (stderr: $(cat "$T/err"))"
 }
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Error paths: a corrupt identity file, a missing TPM, usage errors (exit 2),
-# --help on every command (exit 0).
+# --help on every command (exit 0). And one of the harness's own: helpers do
+# not clobber the caller's variables.
 . "$top_srcdir/tests/lib.sh"
 start_swtpm
 
@@ -87,3 +88,48 @@ grep -q "agent" "$T/err" || fail "unlock without agent: $(cat "$T/err")"
 
 check_no_transient
 pass "corrupt file, missing TPM, usage errors, --help"
+
+# --- tests/lib.sh itself ------------------------------------------------
+# Each case is a small test script run as make check runs one (its own temp
+# dir under $T/harness, its own swtpm); we check its exit status and what it
+# said.
+mkdir -p "$T/harness"
+harness_case() { # NAME WANT_STATUS, the script's body on stdin
+	local name=$1 want=$2 got
+	{
+		echo '#!/bin/bash'
+		echo '. "$top_srcdir/tests/lib.sh"'
+		cat
+	} >"$T/harness/$name.sh"
+	TMPDIR="$T/harness" bash "$T/harness/$name.sh" \
+		>"$T/harness/$name.out" 2>"$T/harness/$name.err" && got=0 || got=$?
+	[ "$got" -eq "$want" ] ||
+		fail "harness case $name exited $got, want $want: $(cat "$T/harness/$name.out" "$T/harness/$name.err")"
+}
+
+
+# Helpers keep their variables to themselves, and leave errexit on.
+harness_case locals 0 <<'CASE'
+vars="name p n rc want got lo hi c h e s f out pid port tcti handles bad"
+for v in $vars; do printf -v "$v" 'mine-%s' "$v"; done
+need swtpm
+x=$(free_port)
+start_swtpm clobber
+expect_status 0 true
+expect_status 3 sh -c 'exit 3'
+run_ok true
+x=$(transient_count)
+check_no_transient
+start_agent
+stop_agent
+restart_swtpm
+check_no_transient
+for v in $vars; do
+	[ "${!v}" = "mine-$v" ] || fail "a helper changed the caller's \$$v to '${!v}'"
+done
+case $- in *e*) ;; *) fail "a helper turned errexit off" ;; esac
+pass "helpers use locals"
+CASE
+grep -q '^PASS: locals: helpers use locals' "$T/harness/locals.out" ||
+	fail "harness case locals: $(cat "$T/harness/locals.out")"
+pass "helpers use locals"
