@@ -3,14 +3,18 @@
 # Every test gets its own temp dir, its own swtpm on a free loopback port
 # with its own state, and its own agent when it needs one. Everything started
 # here is recorded by PID and stopped on exit, and each test ends by checking
-# that no transient object is left in its TPM.
+# that no transient object is left in its TPM. That check is also enforced:
+# a test about to pass with one of its swtpms still running has the check
+# run for it on exit (after everything else it started was stopped), and
+# fails if an object is left. A swtpm the test stopped itself is not checked.
 #
 # Helpers keep their variables local: the only globals they set are the
 # documented ones (T, SWTPM_*, AGENT_PID, the *_TCTI exports).
 #
 # Provided: $T (temp dir), start_swtpm, stop_swtpm, restart_swtpm,
-# start_agent, stop_agent, check_no_transient, set_da_params, pass, fail,
-# expect_status, run_ok, free_port.
+# start_agent, stop_agent, check_no_transient, transient_handles,
+# transient_count, set_da_params, pass, fail, expect_status, run_ok,
+# free_port.
 
 set -eu
 
@@ -21,7 +25,9 @@ TEST_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "${TMPDIR:-/tmp}/tpmid-$TEST_NAME.XXXXXX")
 chmod 700 "$T"
 _pids=""
-_checked_transient=0
+# "PID:PORT" of every swtpm of this test that is running and not stopped
+# on purpose: the exit check asks each of them for leftover objects.
+_swtpms=""
 
 export TPMID_STORE="$T/store"
 export XDG_RUNTIME_DIR="$T/run"
@@ -38,16 +44,70 @@ fail() {
 	exit 1
 }
 
-_cleanup() {
-	local rc=$? p f
-	set +e
-	for p in $_pids; do
+# _stop_pids PID...: SIGTERM, up to 5 s each to exit, then SIGKILL.
+_stop_pids() {
+	local p
+	for p in "$@"; do
 		kill "$p" 2>/dev/null
 	done
-	for p in $_pids; do
+	for p in "$@"; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 	done
+	return 0
+}
+
+# _exit_check_tpms: the no-leaked-transient-object check for a test that is
+# about to pass, on every swtpm it still runs. Prints why and returns 1 if a
+# TPM holds an object, cannot be asked, or died without stop_swtpm.
+_exit_check_tpms() {
+	local e pid port tcti out handles bad=0
+	for e in $_swtpms; do
+		pid=${e%%:*}
+		port=${e#*:}
+		tcti="swtpm:host=127.0.0.1,port=$port"
+		if ! kill -0 "$pid" 2>/dev/null; then
+			printf 'FAIL: %s: at exit: swtpm (pid %s, port %s) exited without stop_swtpm; ' \
+				"$TEST_NAME" "$pid" "$port" >&2
+			printf 'its transient objects could not be checked\n' >&2
+			bad=1
+			continue
+		fi
+		if ! out=$(TPM2TOOLS_TCTI="$tcti" timeout 30 tpm2_getcap handles-transient 2>&1); then
+			printf 'FAIL: %s: at exit: cannot list the transient objects of %s: %s\n' \
+				"$TEST_NAME" "$tcti" "$out" >&2
+			bad=1
+			continue
+		fi
+		handles=$(printf '%s\n' "$out" | sed -n 's/^- *\(0x[0-9a-fA-F]*\) *$/\1/p' | tr '\n' ' ')
+		if [ -n "$handles" ]; then
+			printf 'FAIL: %s: at exit: transient object(s) left in the TPM at %s: %s' \
+				"$TEST_NAME" "$tcti" "$handles" >&2
+			printf '(every process the test started was stopped first; a test must leave its TPM empty)\n' >&2
+			bad=1
+		fi
+	done
+	return "$bad"
+}
+
+_cleanup() {
+	local rc=$? p f tpm_pids="" other_pids=""
+	set +e
+	for p in $_pids; do
+		case " $_swtpms " in
+		*" $p:"*) tpm_pids="$tpm_pids $p" ;;
+		*) other_pids="$other_pids $p" ;;
+		esac
+	done
+	# Everything but the TPMs first: an agent still running flushes what it
+	# loaded on SIGTERM, and only what is left after that is a leak.
+	# shellcheck disable=SC2086
+	_stop_pids $other_pids
+	if [ "$rc" -eq 0 ] && ! _exit_check_tpms; then
+		rc=1
+	fi
+	# shellcheck disable=SC2086
+	_stop_pids $tpm_pids
 	if [ "$rc" -ne 0 ] && [ -d "$T" ]; then
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
@@ -76,9 +136,11 @@ need() {
 
 _track() { _pids="$_pids $1"; }
 _untrack() {
-	local p n=""
+	local p n="" e s=""
 	for p in $_pids; do [ "$p" = "$1" ] || n="$n $p"; done
 	_pids=$n
+	for e in $_swtpms; do [ "${e%%:*}" = "$1" ] || s="$s $e"; done
+	_swtpms=$s
 }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on (p and p+1 free),
@@ -104,7 +166,7 @@ free_port() {
 # SWTPM_PID, and exports TPMID_TCTI/TPM2TOOLS_TCTI/TPM2OPENSSL_TCTI.
 start_swtpm() {
 	local name=${1:-tpm}
-	need swtpm
+	need swtpm tpm2_getcap timeout
 	SWTPM_STATE="$T/$name"
 	mkdir -p "$SWTPM_STATE"
 	for _ in 1 2 3 4 5; do
@@ -127,6 +189,7 @@ _swtpm_launch() {
 		>>"$T/swtpm.log" 2>&1 &
 	SWTPM_PID=$!
 	_track "$SWTPM_PID"
+	_swtpms="$_swtpms $SWTPM_PID:$SWTPM_PORT"
 	for _ in $(seq 100); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$SWTPM_PORT") 2>/dev/null; then
 			return 0
@@ -139,6 +202,8 @@ _swtpm_launch() {
 	return 1
 }
 
+# stop_swtpm: stop the swtpm named by SWTPM_PID on purpose (it is then not
+# checked for leftover objects on exit).
 stop_swtpm() {
 	kill "$SWTPM_PID" 2>/dev/null || true
 	for _ in $(seq 100); do kill -0 "$SWTPM_PID" 2>/dev/null || break; sleep 0.05; done
@@ -162,17 +227,32 @@ set_da_params() {
 		--recovery-time="${2:-1}" --lockout-recovery-time="${3:-1}" >/dev/null
 }
 
-transient_count() {
+# transient_handles: the transient handles loaded in this test's TPM, one a
+# line. The test fails if the TPM cannot be asked (never an empty answer).
+# Use as h=$(transient_handles) (an assignment, so that a failure stops the
+# test under set -e; not inside a for list or a condition).
+transient_handles() {
+	local out
 	need tpm2_getcap
-	tpm2_getcap handles-transient | grep -c '0x80' || true
+	out=$(tpm2_getcap handles-transient 2>&1) ||
+		fail "tpm2_getcap handles-transient failed (${TPM2TOOLS_TCTI:-no TCTI}): $out"
+	printf '%s\n' "$out" | sed -n 's/^- *\(0x[0-9a-fA-F]*\) *$/\1/p'
+}
+
+# transient_count: how many transient objects this test's TPM holds.
+transient_count() {
+	local h
+	h=$(transient_handles) || exit 1
+	if [ -z "$h" ]; then echo 0; else printf '%s\n' "$h" | wc -l; fi
 }
 
 # check_no_transient: fail if anything is left loaded in this test's TPM.
+# (Also run on exit for every swtpm still running; see the top.)
 check_no_transient() {
-	local n
-	n=$(transient_count)
-	[ "$n" -eq 0 ] || fail "$n transient object(s) left in the TPM: $(tpm2_getcap handles-transient | tr '\n' ' ')"
-	_checked_transient=1
+	local h
+	h=$(transient_handles) || exit 1
+	[ -z "$h" ] ||
+		fail "$(printf '%s\n' "$h" | wc -l) transient object(s) left in the TPM: $(echo $h)"
 }
 
 # start_agent [ARGS...]: start tpmid-agent in the foreground (background job),
