@@ -12,9 +12,10 @@
 # documented ones (T, SWTPM_*, AGENT_PID, the *_TCTI exports).
 #
 # Provided: $T (temp dir), start_swtpm, stop_swtpm, restart_swtpm,
-# start_agent, stop_agent, check_no_transient, transient_handles,
-# transient_count, set_da_params, pass, fail, expect_status, run_ok,
-# free_port.
+# start_agent, stop_agent, agent_status, check_no_transient,
+# transient_handles, transient_count, transient_objects, tpm_object_attrs,
+# tpm_object_pem, same_pubkey, set_da_params, pass, fail, expect_status,
+# run_ok, free_port.
 
 set -eu
 
@@ -253,6 +254,71 @@ check_no_transient() {
 	h=$(transient_handles) || exit 1
 	[ -z "$h" ] ||
 		fail "$(printf '%s\n' "$h" | wc -l) transient object(s) left in the TPM: $(echo $h)"
+}
+
+# tpm_object_attrs HANDLE: a loaded object's attributes as tpm2_readpublic
+# spells them ("fixedtpm|...|restricted|decrypt", "...|sign").
+tpm_object_attrs() {
+	local out
+	need tpm2_readpublic
+	out=$(tpm2_readpublic -c "$1" 2>&1) || fail "tpm2_readpublic -c $1: $out"
+	printf '%s\n' "$out" | awk '/^attributes:/ { a = 1; next } a && $1 == "value:" { print $2; exit }'
+}
+
+# tpm_object_pem HANDLE FILE: a loaded object's public key, as PEM, to FILE.
+tpm_object_pem() {
+	local out
+	need tpm2_readpublic
+	out=$(tpm2_readpublic -c "$1" -f pem -o "$2" 2>&1) || fail "tpm2_readpublic -c $1 -f pem: $out"
+}
+
+# same_pubkey PEM1 PEM2: true if both files hold the same public key (fails
+# the test if either is not a public key).
+same_pubkey() {
+	local a b
+	need openssl od
+	a=$(openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+	[ -n "$a" ] || fail "$1 does not hold a public key"
+	b=$(openssl pkey -pubin -in "$2" -outform DER 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+	[ -n "$b" ] || fail "$2 does not hold a public key"
+	[ "$a" = "$b" ]
+}
+
+# transient_objects [PEM...]: every transient object in this test's TPM as
+# "HANDLE LABEL", one a line: LABEL is the name (basename without .pem) of
+# the PEM file holding its public key, else "srk" for a restricted
+# decryption key (a storage parent: the SRK), else "?". Use as an
+# assignment, like transient_handles.
+transient_objects() {
+	local hs h f label attrs
+	hs=$(transient_handles) || exit 1
+	for h in $hs; do
+		tpm_object_pem "$h" "$T/.object.pem" || exit 1
+		label="?"
+		for f in "$@"; do
+			if same_pubkey "$T/.object.pem" "$f"; then
+				label=$(basename "$f" .pem)
+				break
+			fi
+		done
+		if [ "$label" = "?" ]; then
+			attrs=$(tpm_object_attrs "$h") || exit 1
+			case "|$attrs|" in *"|sign|"*) ;; *"|restricted|"*)
+				case "|$attrs|" in *"|decrypt|"*) label=srk ;; esac ;;
+			esac
+		fi
+		echo "$h $label"
+	done
+}
+
+# agent_status FIELD: a number from `tpmid status` ("tpm resets",
+# "loaded keys", "signatures", ...).
+agent_status() {
+	local out v
+	out=$("$TPMID" status 2>&1) || fail "tpmid status: $out"
+	v=$(printf '%s\n' "$out" | sed -n "s/^$1: *\([0-9][0-9]*\).*/\1/p")
+	[ -n "$v" ] || fail "tpmid status shows no '$1': $out"
+	echo "$v"
 }
 
 # start_agent [ARGS...]: start tpmid-agent in the foreground (background job),
