@@ -163,11 +163,19 @@ free_port() {
 	fail "no free port found"
 }
 
-# start_swtpm [NAME]: start a swtpm for this test; sets SWTPM_PORT,
-# SWTPM_PID, and exports TPMID_TCTI/TPM2TOOLS_TCTI/TPM2OPENSSL_TCTI.
+# start_swtpm [--trace] [NAME]: start a swtpm for this test; sets
+# SWTPM_PORT, SWTPM_PID, and exports TPMID_TCTI/TPM2TOOLS_TCTI/
+# TPM2OPENSSL_TCTI. --trace: swtpm logs every command and response to
+# SWTPM_TRACE_FILE, for tpm_rc_count.
 start_swtpm() {
-	local name=${1:-tpm}
+	local name
 	need swtpm tpm2_getcap timeout
+	SWTPM_TRACE_FILE=""
+	if [ "${1:-}" = "--trace" ]; then
+		shift
+		SWTPM_TRACE_FILE="$T/${1:-tpm}.trace"
+	fi
+	name=${1:-tpm}
 	SWTPM_STATE="$T/$name"
 	mkdir -p "$SWTPM_STATE"
 	for _ in 1 2 3 4 5; do
@@ -187,6 +195,7 @@ _swtpm_launch() {
 		--ctrl "type=tcp,port=$((SWTPM_PORT + 1)),bindaddr=127.0.0.1" \
 		--tpmstate "dir=$SWTPM_STATE" \
 		--flags not-need-init,startup-clear \
+		${SWTPM_TRACE_FILE:+--log "file=$SWTPM_TRACE_FILE,level=20"} \
 		>>"$T/swtpm.log" 2>&1 &
 	SWTPM_PID=$!
 	_track "$SWTPM_PID"
@@ -219,6 +228,21 @@ restart_swtpm() {
 		sleep 0.25
 	done
 	fail "swtpm did not restart on port $SWTPM_PORT"
+}
+
+# tpm_rc_count RC: how many responses of this test's swtpm (started with
+# --trace) so far carried the response code RC, in hex (902:
+# TPM_RC_OBJECT_MEMORY, 0: success). Reads swtpm's level-20 log, where each
+# response is "SWTPM_IO_Write: length N" and then its bytes, 16 a line:
+# tag (2), size (4), response code (4).
+tpm_rc_count() {
+	local want
+	[ -n "${SWTPM_TRACE_FILE:-}" ] || fail "tpm_rc_count: the swtpm was not started with --trace"
+	want=$(printf '%08X' "0x$1")
+	awk -v want="$want" '
+		/SWTPM_IO_Write: length/ { n++; getline; if (toupper($7 $8 $9 $10) == want) c++ }
+		END { if (n == 0) exit 1; print c + 0 }' "$SWTPM_TRACE_FILE" ||
+		fail "tpm_rc_count: no TPM response in $SWTPM_TRACE_FILE (did the swtpm log format change?)"
 }
 
 # Dictionary-attack parameters for PIN tests: N tries, short recovery.
