@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/lib.sh: shared harness for the integration tests (sourced).
 #
 # Every test gets its own temp dir, its own swtpm on a free loopback port
@@ -277,7 +278,7 @@ check_no_transient() {
 	local h
 	h=$(transient_handles) || exit 1
 	[ -z "$h" ] ||
-		fail "$(printf '%s\n' "$h" | wc -l) transient object(s) left in the TPM: $(echo $h)"
+		fail "$(printf '%s\n' "$h" | wc -l) transient object(s) left in the TPM: ${h//$'\n'/ }"
 }
 
 # tpm_object_attrs HANDLE: a loaded object's attributes as tpm2_readpublic

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/ssh-lib.sh: sshd and ssh helpers for the ssh-*.sh integration tests
 # (sourced after tests/lib.sh).
 #

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Real ssh logins to a real sshd on 127.0.0.1 with only PubkeyAuthentication,
 # the key in the TPM and used through tpmid-agent: generated P-256 and
 # P-384 keys, an imported OpenSSH key (unencrypted, and passphrase-protected
