@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/ssh-lib.sh: sshd and ssh helpers for the ssh-*.sh integration tests
 # (sourced after tests/lib.sh).
 #
@@ -5,7 +6,8 @@
 # 127.0.0.1 and a free port, with its own config, host key, authorized_keys
 # and PidFile in $T, and is stopped by PID with everything else on exit.
 # Clients run with `-F none` and an empty HOME, so nothing from the
-# machine's own ssh setup takes part.
+# machine's own ssh setup takes part. Helpers keep their variables local;
+# the globals they set are SSHD_PORT and SSHD_PID.
 
 SSHD=${SSHD:-/usr/sbin/sshd}
 SSH_USER=$(id -un)
@@ -29,7 +31,7 @@ make_askpass() {
 # (pubkey only) plus the given lines. Sets SSHD_PORT, SSHD_PID and
 # $T/known_hosts (the host key sshd actually uses, unless --no-hostkey).
 start_sshd() {
-	own_hostkey=1
+	local own_hostkey=1 l
 	if [ "${1:-}" = "--no-hostkey" ]; then
 		own_hostkey=0
 		shift
@@ -98,6 +100,7 @@ fingerprint() {
 # expect_login_with PUBFILE: log in offering only that key, and check sshd
 # accepted exactly that key.
 expect_login_with() {
+	local fp
 	ssh_login -o IdentitiesOnly=yes -o IdentityFile="$1" 2>"$T/err" ||
 		fail "ssh login with $(basename "$1") failed: $(cat "$T/err")"
 	fp=$(fingerprint "$1")

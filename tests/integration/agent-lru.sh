@@ -1,10 +1,21 @@
 #!/bin/bash
-# 100 identities served with --max-loaded 3 (as many slots as swtpm and
-# most hardware TPMs have): all sign and verify, in random order, twice.
+# The agent's cache of loaded keys, on swtpm: 3 transient object slots (as
+# many as most hardware TPMs have), one of them the agent's SRK.
+# - Out-of-memory recovery: 100 identities on a TPM with 3 slots, with
+#   --max-loaded 3, so that the TPM runs out of object memory before the
+#   agent's own bound is reached (TPM_RC_OBJECT_MEMORY: the agent flushes its
+#   least recently used key and retries). All sign and verify, in random
+#   order, twice; the TPM did answer TPM_RC_OBJECT_MEMORY, and ends up
+#   holding the SRK and the two keys used last.
+# - --max-loaded 2 and 1 (SRK + N keys fit): the agent holds at most N keys
+#   and unloads the least recently used one itself, so the TPM never answers
+#   TPM_RC_OBJECT_MEMORY. The keys it holds are identified by their public
+#   keys in the TPM; the TPM's answers are read from swtpm's log.
+# - Persistent keys do not count against --max-loaded.
 . "$top_srcdir/tests/lib.sh"
 need openssl shuf
 
-start_swtpm
+start_swtpm --trace
 start_agent --max-loaded 3
 # Created through the agent (which keeps the SRK loaded).
 for i in $(seq 100); do
@@ -17,16 +28,42 @@ done
 pass "100 identities created through the agent"
 
 head -c 4096 /dev/urandom >"$T/msg"
+
+# sign_ok ID: sign $T/msg with ID through the agent and verify it.
+sign_ok() {
+	"$TPMID" sign "$1" --in "$T/msg" --out "$T/sig" 2>"$T/err" || fail "sign $1: $(cat "$T/err")"
+	openssl dgst -sha256 -verify "$T/$1.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
+		fail "the signature of $1 does not verify"
+}
+
+# expect_loaded N "LABELS" WHAT PEM...: the agent reports N loaded keys and
+# the TPM holds exactly LABELS, in any order: "srk" and the names of the
+# given identities' keys (a key not among the PEMs shows as "?").
+expect_loaded() {
+	local n=$1 want what=$3 objs got loaded
+	want=$(printf '%s\n' $2 | LC_ALL=C sort | tr '\n' ' ')
+	shift 3
+	objs=$(transient_objects "$@")
+	got=$(printf '%s\n' "$objs" | awk '{ print $2 }' | LC_ALL=C sort | tr '\n' ' ')
+	[ "$got" = "$want" ] || fail "$what: the TPM holds [$got] ($(echo $objs)), want [$want]"
+	loaded=$(agent_status "loaded keys")
+	[ "$loaded" -eq "$n" ] || fail "$what: the agent reports $loaded loaded keys, want $n"
+}
+
 for round in 1 2; do
-	for i in $(seq 100 | shuf); do
-		"$TPMID" sign "id$i" --in "$T/msg" --out "$T/sig" 2>"$T/err" ||
-			fail "round $round: sign id$i: $(cat "$T/err")"
-		openssl dgst -sha256 -verify "$T/id$i.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
-			fail "round $round: signature of id$i does not verify"
+	oom_before=$(tpm_rc_count 902)
+	order=$(seq 100 | shuf)
+	for i in $order; do
+		sign_ok "id$i"
 	done
-	loaded=$("$TPMID" status | sed -n 's/^loaded keys: *\([0-9]*\).*/\1/p')
-	[ "$loaded" -le 3 ] || fail "round $round: $loaded keys loaded with --max-loaded 3"
-	pass "round $round: 100 identities signed in random order ($loaded loaded)"
+	oom=$(( $(tpm_rc_count 902) - oom_before ))
+	[ "$oom" -gt 0 ] || fail "round $round: the TPM never ran out of object memory: nothing recovered from"
+	# The TPM's memory, not --max-loaded 3, was the bound: SRK + 2 keys, the
+	# two used last (every earlier one was flushed as least recently used).
+	last=$(echo $order | awk '{ print $(NF - 1), $NF }')
+	set -- $last
+	expect_loaded 2 "id$1 id$2 srk" "round $round" "$T/id$1.pem" "$T/id$2.pem"
+	pass "out-of-memory recovery, round $round: 100 identities signed in random order on 3 slots ($oom times TPM_RC_OBJECT_MEMORY; SRK, id$1, id$2 loaded)"
 done
 
 kill -0 "$AGENT_PID" || fail "agent died"
@@ -37,20 +74,59 @@ stop_agent
 check_no_transient
 pass "clean stop"
 
+# --max-loaded 2: SRK + 2 keys fit in the 3 slots, so the agent's own bound
+# is what unloads keys, least recently used first.
+pems="$T/id1.pem $T/id2.pem $T/id3.pem"
+oom_before=$(tpm_rc_count 902)
+start_agent --max-loaded 2
+sign_ok id1
+sign_ok id2
+expect_loaded 2 "id1 id2 srk" "--max-loaded 2, after id1 id2" $pems
+sign_ok id3
+expect_loaded 2 "id2 id3 srk" "--max-loaded 2, after id1 id2 id3 (id1 unloaded)" $pems
+sign_ok id1
+expect_loaded 2 "id1 id3 srk" "--max-loaded 2, then id1 (id2 unloaded)" $pems
+# Least recently USED, not loaded: id3 was loaded before id1 but is used
+# now, so id2 coming back unloads id1.
+sign_ok id3
+sign_ok id2
+expect_loaded 2 "id2 id3 srk" "--max-loaded 2, then id3 id2 (id1 unloaded)" $pems
+# A key in the cache signs without a load: nothing changes.
+sign_ok id2
+sign_ok id3
+expect_loaded 2 "id2 id3 srk" "--max-loaded 2, cached id2 id3 again" $pems
+stop_agent
+check_no_transient
+[ "$(tpm_rc_count 902)" -eq "$oom_before" ] ||
+	fail "--max-loaded 2: the TPM answered TPM_RC_OBJECT_MEMORY: the agent did not keep its bound"
+pass "--max-loaded 2: at most 2 keys loaded, the least recently used unloaded"
+
+# --max-loaded 1: one key at a time.
+start_agent --max-loaded 1
+sign_ok id1
+expect_loaded 1 "id1 srk" "--max-loaded 1, after id1" $pems
+sign_ok id2
+expect_loaded 1 "id2 srk" "--max-loaded 1, after id1 id2" $pems
+sign_ok id1
+expect_loaded 1 "id1 srk" "--max-loaded 1, after id1 id2 id1" $pems
+sign_ok id1
+expect_loaded 1 "id1 srk" "--max-loaded 1, id1 again" $pems
+stop_agent
+check_no_transient
+[ "$(tpm_rc_count 902)" -eq "$oom_before" ] ||
+	fail "--max-loaded 1: the TPM answered TPM_RC_OBJECT_MEMORY: the agent did not keep its bound"
+pass "--max-loaded 1: one key loaded at a time"
+
 # Persistent keys occupy no transient slot: with --max-loaded 1, using a
 # persistent key must not evict the one transient key, and both keep signing.
 run_ok "$TPMID" --direct keygen pers --persist >/dev/null
 "$TPMID" --direct pubkey pers >"$T/pers.pem"
 start_agent --max-loaded 1
 for k in id1 pers id1 pers; do
-	run_ok "$TPMID" sign "$k" --in "$T/msg" --out "$T/sig"
+	sign_ok "$k"
 done
-"$TPMID" status | grep -q '^loaded keys: *1 ' || fail "status: $("$TPMID" status | grep loaded)"
 # SRK + id1 stay loaded: the persistent key's use did not flush id1.
-n=$(transient_count)
-[ "$n" -eq 2 ] || fail "$n transient objects with --max-loaded 1 after using a persistent key (want SRK + id1)"
-openssl dgst -sha256 -verify "$T/pers.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
-	fail "persistent key's signature does not verify"
+expect_loaded 1 "id1 srk" "--max-loaded 1 after using a persistent key" "$T/id1.pem" "$T/pers.pem"
 stop_agent
 run_ok "$TPMID" --direct delete pers
 check_no_transient

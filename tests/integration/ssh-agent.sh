@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # ssh-add against tpmid-agent (draft-miller-ssh-agent): the TPM identities
 # are listed exactly as `tpmid pubkey --format ssh` prints them; software
 # keys are refused; ssh-add -x/-X lock and unlock with a passphrase (with a

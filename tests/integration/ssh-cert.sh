@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # OpenSSH certificates (PROTOCOL.certkeys): a user certificate signed by
 # `ssh-keygen -s CA` for a TPM key is attached with `tpmid ssh-cert --set`,
 # offered by the agent next to the plain key, and accepted by an sshd that

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # An sshd host key in the TPM: sshd_config `HostKey <tpmid pubkey>.pub` +
 # `HostKeyAgent <agent socket>` (contrib/sshd/). The client's known_hosts
 # holds the TPM public key and StrictHostKeyChecking=yes passes; a client

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Real ssh logins to a real sshd on 127.0.0.1 with only PubkeyAuthentication,
 # the key in the TPM and used through tpmid-agent: generated P-256 and
 # P-384 keys, an imported OpenSSH key (unencrypted, and passphrase-protected
@@ -52,10 +52,14 @@ for pair in imported:id_ecdsa encrypted:id_enc; do
 done
 pass "ssh-add -L shows the imported keys' original public keys"
 
+# (ssh-lib.sh's helpers must not touch the caller's variables.)
+own_hostkey=mine l=mine fp=mine
 start_sshd
 for id in g256 g384 imported encrypted; do
 	expect_login_with "$T/$id.pub"
 done
+[ "$own_hostkey $l $fp" = "mine mine mine" ] ||
+	fail "an ssh-lib.sh helper changed the caller's variables: $own_hostkey $l $fp"
 pass "ssh logins through the agent: generated P-256, P-384, imported, imported with passphrase"
 
 # A PIN key that is not unlocked: the login fails at once (no prompt, no

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # SSH signatures (OpenSSH PROTOCOL.sshsig) through tpmid-agent:
 # `ssh-keygen -Y sign` / `-Y verify`, and git commit signing with
 # gpg.format=ssh verified by `git verify-commit` with an allowed_signers
