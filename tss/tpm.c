@@ -377,24 +377,33 @@ owner_err(TSS2_RC rc, const char *what)
 	return r;
 }
 
-/* Name = nameAlg || H_nameAlg(TPMT_PUBLIC) (Part 1 §16), computed here
- * rather than taken from the TPM. SHA-256 only; TPMID_E_MISMATCH otherwise. */
+/* A TPM object's name: nameAlg || H_nameAlg(TPMT_PUBLIC) (Part 1 §16), the
+ * hash over the marshaled public area without its TPM2B size. Computed
+ * here, not taken from the TPM: where a name is a check (the persisted
+ * SRK) the TPM's word is what is being checked, and a key being imported
+ * has no name in the TPM yet. SHA-256 names only (every object tpmid makes
+ * or trusts has nameAlg SHA-256): TPMID_E_UNSUPPORTED for another nameAlg. */
 static int
-public_name_sha256(const TPM2B_PUBLIC *pub, TPM2B_NAME *out)
+object_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret)
 {
 	uint8_t buf[sizeof(TPMT_PUBLIC)];
 	size_t off = 0;
 	unsigned int dlen = 0;
+	TSS2_RC rc;
 
-	memset(out, 0, sizeof(*out));
+	memset(ret, 0, sizeof(*ret));
 	if (pub->publicArea.nameAlg != TPM2_ALG_SHA256)
-		return TPMID_E_MISMATCH;
-	if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
-	    !EVP_Digest(buf, off, out->name + 2, &dlen, EVP_sha256(), NULL))
+		return tpmid_seterr(TPMID_E_UNSUPPORTED,
+		    "object name algorithm 0x%04x is not supported (SHA-256 only)",
+		    (unsigned)pub->publicArea.nameAlg);
+	rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_rc_err(rc, 0, "marshaling a public area");
+	if (!EVP_Digest(buf, off, ret->name + 2, &dlen, EVP_sha256(), NULL))
 		return tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-	out->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	out->name[1] = (uint8_t)TPM2_ALG_SHA256;
-	out->size = (UINT16)(2 + dlen);
+	ret->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
+	ret->name[1] = (uint8_t)TPM2_ALG_SHA256;
+	ret->size = (UINT16)(2 + dlen);
 	return 0;
 }
 
@@ -433,7 +442,7 @@ srk_try_persistent(struct tpm *t)
 	 * that nothing above ties to the name just checked: an interposer
 	 * could answer it with its own key and learn the session key. Bind
 	 * it to the hint by hashing it ourselves. */
-	if (public_name_sha256(pub, &pub_name) != 0 ||
+	if (object_name(pub, &pub_name) != 0 ||
 	    timingsafe_memeq(pub_name.name, pub_name.size, t->hint, t->hint_len) != 0) {
 		r = tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
 		    "returned does not match its name (TPM replies altered on the way?)");
@@ -945,9 +954,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	TPM2B_PRIVATE *out_priv = NULL;
 	TPM2B_NAME name = { 0 };
 	struct tpm_blob b = { 0 };
-	uint8_t pbuf[sizeof(TPMT_PUBLIC)];
-	size_t poff = 0, flen = 0;
-	unsigned int dlen = 0;
+	size_t flen = 0;
 	BIGNUM *d = NULL, *x = NULL, *y = NULL;
 	ESYS_TR sess = ESYS_TR_NONE;
 	enum tpm_curve curve;
@@ -986,19 +993,9 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	    (r = bn_to_param(y, flen, &pub.publicArea.unique.ecc.y)) < 0)
 		goto out;
 
-	/* Name = nameAlg || H(TPMT_PUBLIC) (Part 1 §16). */
-	rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, pbuf, sizeof(pbuf), &poff);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "marshaling the public area");
+	/* The inner wrapper's integrity covers the name (Part 1 §23.3.2.3). */
+	if ((r = object_name(&pub, &name)) < 0)
 		goto out;
-	}
-	name.name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	name.name[1] = (uint8_t)TPM2_ALG_SHA256;
-	if (!EVP_Digest(pbuf, poff, name.name + 2, &dlen, EVP_sha256(), NULL)) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-		goto out;
-	}
-	name.size = (UINT16)(2 + dlen);
 
 	sens.sensitiveArea.sensitiveType = TPM2_ALG_ECC;
 	if (plen > 0) {
