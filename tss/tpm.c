@@ -163,6 +163,22 @@ pin_len(const struct secret *pin)
 
 /* ---- connection ------------------------------------------------------ */
 
+/* Flush a transient object or session and forget its ESYS_TR. ESAPI drops
+ * an ESYS_TR only when TPM2_FlushContext succeeds; when it fails (the
+ * object was flushed behind our back, the TPM was reset, the link broke)
+ * the metadata would otherwise stay in the ESYS_CONTEXT until
+ * Esys_Finalize, which in the agent is never. Errors are not reported:
+ * callers flush while cleaning up and have nothing better to do. */
+static void
+flush_tr(struct tpm *t, ESYS_TR *tr)
+{
+	if (*tr == ESYS_TR_NONE)
+		return;
+	if (Esys_FlushContext(t->esys, *tr) != TSS2_RC_SUCCESS)
+		(void)Esys_TR_Close(t->esys, tr);
+	*tr = ESYS_TR_NONE;
+}
+
 static void
 disconnect(struct tpm *t)
 {
@@ -293,7 +309,7 @@ drop_srk(struct tpm *t, int flush)
 		if (t->srk_persistent)
 			Esys_TR_Close(t->esys, &t->srk);
 		else
-			Esys_FlushContext(t->esys, t->srk);
+			flush_tr(t, &t->srk);
 	}
 	t->srk = ESYS_TR_NONE;
 	t->srk_persistent = 0;
@@ -499,7 +515,7 @@ srk_ensure(struct tpm *t)
 	r = 0;
 out:
 	if (tr != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, tr);
+		flush_tr(t, &tr);
 	Esys_Free(pub);
 	Esys_Free(cd);
 	Esys_Free(ch);
@@ -590,7 +606,7 @@ tpm_srk_persist(struct tpm *t)
 			goto out;
 		}
 		/* A matching copy: switch to it and give the slot back. */
-		Esys_FlushContext(t->esys, t->srk);
+		flush_tr(t, &t->srk);
 		t->srk = tr;
 		tr = ESYS_TR_NONE;
 		t->srk_persistent = 1;
@@ -603,7 +619,7 @@ tpm_srk_persist(struct tpm *t)
 		r = owner_err(rc, "persisting the storage root key at 0x81000001 (TPM2_EvictControl)");
 		goto out;
 	}
-	Esys_FlushContext(t->esys, t->srk);
+	flush_tr(t, &t->srk);
 	t->srk = ptr;
 	t->srk_persistent = 1;
 	r = 0;
@@ -761,7 +777,7 @@ start_decrypt_session(struct tpm *t, ESYS_TR *ret)
 	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
 	    0xff);
 	if (rc != TSS2_RC_SUCCESS) {
-		Esys_FlushContext(t->esys, s);
+		flush_tr(t, &s);
 		return tss_rc_err(rc, 0, "setting session attributes");
 	}
 	*ret = s;
@@ -834,7 +850,7 @@ tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct
 out:
 	explicit_bzero(&insens, sizeof(insens));
 	if (sess != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, sess);
+		flush_tr(t, &sess);
 	tpm_blob_clear(&b);
 	Esys_Free(priv);
 	Esys_Free(pub);
@@ -1032,7 +1048,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	r = 0;
 out:
 	if (sess != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, sess);
+		flush_tr(t, &sess);
 	BN_clear_free(d);
 	BN_free(x);
 	BN_free(y);
@@ -1114,7 +1130,7 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	r = 0;
 out:
 	if (tr != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, tr);
+		flush_tr(t, &tr);
 	explicit_bzero(&priv, sizeof(priv));
 	return r;
 }
@@ -1189,7 +1205,7 @@ tpm_key_free(struct tpm *t, struct tpm_key *k)
 		if (k->persistent)
 			Esys_TR_Close(t->esys, &k->tr);
 		else
-			Esys_FlushContext(t->esys, k->tr);
+			flush_tr(t, &k->tr);
 	}
 	freezero(k, sizeof(*k));
 }
@@ -1489,8 +1505,8 @@ tpm_evict(struct tpm *t, uint32_t handle)
 			Esys_TR_Close(t->esys, &tr);
 		return owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
 	}
-	/* ESAPI may already have dropped the ESYS_TR; closing again is a
-	 * harmless error then. */
+	/* ESAPI keeps the evicted object's ESYS_TR (and returns
+	 * ESYS_TR_NONE in `out`): closing it is ours to do. */
 	Esys_TR_Close(t->esys, &tr);
 	if (ours) {
 		drop_session(t, 1);
