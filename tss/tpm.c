@@ -423,14 +423,43 @@ object_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret)
 	return 0;
 }
 
-/* Use the persisted SRK copy only when its name equals the H-2 name we
- * were told (DESIGN.md: the public area alone cannot tell H-2 apart). */
+/* The trust decision for the persisted SRK copy, pure so it can be tested
+ * without a TPM. `pub`: the public area the TPM returned for 0x81000001
+ * (TPM2_ReadPublic); `name`: the name it reported for the handle;
+ * `recorded`: the H-2 name known from an earlier CreatePrimary
+ * (tpm_srk_hint()). The name must be the recorded one: the public area
+ * alone cannot tell the H-2 key from other primaries (DESIGN.md "TPM
+ * conventions"). The public area must hash to that name: it salts every
+ * PIN session (and ESAPI keeps it for the keygen/import sessions), yet it
+ * comes from a round trip that nothing else ties to the name, so an
+ * interposer could answer it with its own key and learn the session key.
+ * Returns 0: use the copy. TPMID_E_MISMATCH (no detail set): another
+ * object, not the recorded H-2 key; not an error, the caller creates the
+ * primary instead. TPMID_E_TPM (detail set): the name is ours but the
+ * public area does not hash to it. */
+static int
+srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *recorded,
+    size_t recorded_len)
+{
+	TPM2B_NAME pub_name;
+
+	if (recorded_len == 0 ||
+	    timingsafe_memeq(name->name, name->size, recorded, recorded_len) != 0)
+		return TPMID_E_MISMATCH;
+	if (object_name(pub, &pub_name) != 0 ||
+	    timingsafe_memeq(pub_name.name, pub_name.size, name->name, name->size) != 0)
+		return tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
+		    "returned does not match its name (TPM replies altered on the way?)");
+	return 0;
+}
+
+/* Use the persisted SRK copy only when srk_trust() says so. */
 static int
 srk_try_persistent(struct tpm *t)
 {
 	ESYS_TR tr = ESYS_TR_NONE;
 	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_NAME name, pub_name;
+	TPM2B_NAME name;
 	TSS2_RC rc;
 	int r;
 
@@ -444,6 +473,8 @@ srk_try_persistent(struct tpm *t)
 	}
 	if ((r = tr_name(t, tr, &name)) < 0)
 		goto out;
+	/* Spare the ReadPublic round trip for an object that is not ours;
+	 * srk_trust() makes the decision. */
 	if (timingsafe_memeq(name.name, name.size, t->hint, t->hint_len) != 0) {
 		r = 0; /* not ours: fall back to CreatePrimary */
 		goto out;
@@ -453,17 +484,13 @@ srk_try_persistent(struct tpm *t)
 		r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
 		goto out;
 	}
-	/* The public area salts every PIN session (and ESAPI keeps it for
-	 * the keygen/import sessions), yet it came from a second round trip
-	 * that nothing above ties to the name just checked: an interposer
-	 * could answer it with its own key and learn the session key. Bind
-	 * it to the hint by hashing it ourselves. */
-	if (object_name(pub, &pub_name) != 0 ||
-	    timingsafe_memeq(pub_name.name, pub_name.size, t->hint, t->hint_len) != 0) {
-		r = tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
-		    "returned does not match its name (TPM replies altered on the way?)");
+	r = srk_trust(pub, &name, t->hint, t->hint_len);
+	if (r == TPMID_E_MISMATCH) {
+		r = 0; /* not ours: fall back to CreatePrimary */
 		goto out;
 	}
+	if (r < 0)
+		goto out;
 	t->srk = tr;
 	tr = ESYS_TR_NONE;
 	t->srk_persistent = 1;
