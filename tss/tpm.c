@@ -30,43 +30,9 @@
 #include "common/util.h"
 #include "tss/rc.h"
 #include "tss/session.h"
-#include "tss/tpm.h"
+#include "tss/tpm-private.h"
 
 #define STARTUP_RETRIES 10
-/* Part 2 §7.2 handle ranges. Spelled out: the tss2 header macros shift a
- * signed int into the sign bit (undefined behaviour under UBSan). */
-#define TRANSIENT_FIRST 0x80000000u
-#define PERSISTENT_FIRST 0x81000000u
-#define PERSISTENT_LAST 0x81FFFFFFu
-#define PIN_MAX 32 /* authValue <= digest size of the key's nameAlg (SHA-256), Part 1 §19.6.5 */
-
-struct tpm {
-	char *tcti_conf;
-	TSS2_TCTI_CONTEXT *tcti;
-	ESYS_CONTEXT *esys;
-	TSS2_SYS_CONTEXT *sys; /* owned by esys */
-	unsigned gen;          /* bumped by tpm_reconnect(); keys carry the value they were made in */
-
-	ESYS_TR srk; /* ESYS_TR_NONE until first use */
-	int srk_persistent;
-	TPM2B_NAME srk_name;
-	TPM2B_PUBLIC srk_pub;
-	uint8_t hint[TPM_NAME_MAX];
-	size_t hint_len;
-
-	struct tss_crypto *crypto;
-	struct tss_session *sess; /* salted HMAC session for PIN signs, kept open */
-};
-
-struct tpm_key {
-	ESYS_TR tr;
-	TPM2_HANDLE handle;
-	TPM2B_NAME name;
-	enum tpm_curve curve;
-	int persistent;
-	int noda;
-	unsigned gen;
-};
 
 /* The H-2 template (TPM2 key-file convention, "ECC with empty unique"): ECC
  * P-256, SHA-256, AES-128-CFB, restricted decrypt, noDA, zero-length unique.
@@ -93,16 +59,6 @@ static const TPMT_SYM_DEF session_sym = {
 	.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB
 };
 
-void
-tpm_blob_clear(struct tpm_blob *b)
-{
-	if (b == NULL)
-		return;
-	free(b->pub);
-	freezero(b->priv, b->priv_len);
-	memset(b, 0, sizeof(*b));
-}
-
 const char *
 tpm_tcti_default(const char *conf)
 {
@@ -120,45 +76,6 @@ const char *
 tpm_tcti(const struct tpm *t)
 {
 	return t->tcti_conf;
-}
-
-static int
-curve_params(enum tpm_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash, size_t *ret_len)
-{
-	switch (curve) {
-	case TPM_CURVE_P256:
-		*ret_id = TPM2_ECC_NIST_P256;
-		*ret_hash = TPM2_ALG_SHA256;
-		*ret_len = 32;
-		return 0;
-	case TPM_CURVE_P384:
-		*ret_id = TPM2_ECC_NIST_P384;
-		*ret_hash = TPM2_ALG_SHA384;
-		*ret_len = 48;
-		return 0;
-	default:
-		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve (use NIST P-256 or P-384)");
-	}
-}
-
-static enum tpm_curve
-curve_from_tpm(TPMI_ECC_CURVE id)
-{
-	switch (id) {
-	case TPM2_ECC_NIST_P256: return TPM_CURVE_P256;
-	case TPM2_ECC_NIST_P384: return TPM_CURVE_P384;
-	default: return TPM_CURVE_NONE;
-	}
-}
-
-static int
-pin_len(const struct secret *pin)
-{
-	if (pin == NULL || pin->len == 0)
-		return 0;
-	if (pin->len > PIN_MAX)
-		return tpmid_seterr(TPMID_E_INVAL, "PIN too long (at most %d bytes)", PIN_MAX);
-	return (int)pin->len;
 }
 
 /* ---- connection ------------------------------------------------------ */
@@ -393,36 +310,6 @@ owner_err(TSS2_RC rc, const char *what)
 	return r;
 }
 
-/* A TPM object's name: nameAlg || H_nameAlg(TPMT_PUBLIC) (Part 1 §16), the
- * hash over the marshaled public area without its TPM2B size. Computed
- * here, not taken from the TPM: where a name is a check (the persisted
- * SRK) the TPM's word is what is being checked, and a key being imported
- * has no name in the TPM yet. SHA-256 names only (every object tpmid makes
- * or trusts has nameAlg SHA-256): TPMID_E_UNSUPPORTED for another nameAlg. */
-static int
-object_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret)
-{
-	uint8_t buf[sizeof(TPMT_PUBLIC)];
-	size_t off = 0;
-	unsigned int dlen = 0;
-	TSS2_RC rc;
-
-	memset(ret, 0, sizeof(*ret));
-	if (pub->publicArea.nameAlg != TPM2_ALG_SHA256)
-		return tpmid_seterr(TPMID_E_UNSUPPORTED,
-		    "object name algorithm 0x%04x is not supported (SHA-256 only)",
-		    (unsigned)pub->publicArea.nameAlg);
-	rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_rc_err(rc, 0, "marshaling a public area");
-	if (!EVP_Digest(buf, off, ret->name + 2, &dlen, EVP_sha256(), NULL))
-		return tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-	ret->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	ret->name[1] = (uint8_t)TPM2_ALG_SHA256;
-	ret->size = (UINT16)(2 + dlen);
-	return 0;
-}
-
 /* The trust decision for the persisted SRK copy, pure so it can be tested
  * without a TPM. `pub`: the public area the TPM returned for 0x81000001
  * (TPM2_ReadPublic); `name`: the name it reported for the handle;
@@ -446,7 +333,7 @@ srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *record
 	if (recorded_len == 0 ||
 	    timingsafe_memeq(name->name, name->size, recorded, recorded_len) != 0)
 		return TPMID_E_MISMATCH;
-	if (object_name(pub, &pub_name) != 0 ||
+	if (tss_object_name(pub, &pub_name) != 0 ||
 	    timingsafe_memeq(pub_name.name, pub_name.size, name->name, name->size) != 0)
 		return tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
 		    "returned does not match its name (TPM replies altered on the way?)");
@@ -656,134 +543,6 @@ out:
 	return r;
 }
 
-/* ---- marshaling helpers ---------------------------------------------- */
-
-static int
-marshal_public(const TPM2B_PUBLIC *pub, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t buf[sizeof(TPM2B_PUBLIC)];
-	size_t off = 0;
-	TSS2_RC rc;
-
-	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_rc_err(rc, 0, "marshaling a public area");
-	*ret = malloc(off);
-	if (*ret == NULL)
-		return tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-	memcpy(*ret, buf, off);
-	*ret_len = off;
-	return 0;
-}
-
-static int
-marshal_private(const TPM2B_PRIVATE *priv, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t buf[sizeof(TPM2B_PRIVATE)];
-	size_t off = 0;
-	TSS2_RC rc;
-	int r = 0;
-
-	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "marshaling a private area");
-		goto out;
-	}
-	*ret = malloc(off);
-	if (*ret == NULL) {
-		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(*ret, buf, off);
-	*ret_len = off;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	return r;
-}
-
-static int
-unmarshal_public(const uint8_t *p, size_t len, TPM2B_PUBLIC *out)
-{
-	size_t off = 0;
-	TSS2_RC rc;
-
-	memset(out, 0, sizeof(*out));
-	if (p == NULL || len == 0)
-		return tpmid_seterr(TPMID_E_FORMAT, "key public area is empty");
-	rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, len, &off, out);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpmid_seterr(TPMID_E_FORMAT, "key public area is malformed (%s)", Tss2_RC_Decode(rc));
-	if (off != len)
-		return tpmid_seterr(TPMID_E_FORMAT, "key public area has %zu trailing bytes", len - off);
-	return 0;
-}
-
-static int
-unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out)
-{
-	size_t off = 0;
-	TSS2_RC rc;
-
-	memset(out, 0, sizeof(*out));
-	if (p == NULL || len == 0)
-		return tpmid_seterr(TPMID_E_FORMAT, "key private blob is empty");
-	rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, len, &off, out);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpmid_seterr(TPMID_E_FORMAT, "key private blob is malformed (%s)", Tss2_RC_Decode(rc));
-	if (off != len)
-		return tpmid_seterr(TPMID_E_FORMAT, "key private blob has %zu trailing bytes", len - off);
-	return 0;
-}
-
-/* A signing key's public area must be ECC on a curve we speak. */
-static int
-check_key_public(const TPM2B_PUBLIC *pub, enum tpm_curve *ret)
-{
-	enum tpm_curve c;
-
-	if (pub->publicArea.type != TPM2_ALG_ECC)
-		return tpmid_seterr(TPMID_E_CURVE, "not an ECC key (TPM key type 0x%04x)",
-		    (unsigned)pub->publicArea.type);
-	c = curve_from_tpm(pub->publicArea.parameters.eccDetail.curveID);
-	if (c == TPM_CURVE_NONE)
-		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve 0x%04x (use NIST P-256 or P-384)",
-		    (unsigned)pub->publicArea.parameters.eccDetail.curveID);
-	*ret = c;
-	return 0;
-}
-
-int
-tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpm_curve *ret_curve, EVP_PKEY **ret_pkey,
-    int *ret_has_auth_hint)
-{
-	TPM2B_PUBLIC p;
-	enum tpm_curve c = TPM_CURVE_NONE;
-	EVP_PKEY *pkey = NULL;
-	int r;
-
-	if (ret_curve != NULL)
-		*ret_curve = TPM_CURVE_NONE;
-	if (ret_pkey != NULL)
-		*ret_pkey = NULL;
-	if (ret_has_auth_hint != NULL)
-		*ret_has_auth_hint = 0;
-	if ((r = unmarshal_public(pub, pub_len, &p)) < 0)
-		return r;
-	if ((r = check_key_public(&p, &c)) < 0)
-		return r;
-	if (ret_pkey != NULL &&
-	    (r = tss_ec_pubkey(p.publicArea.parameters.eccDetail.curveID, &p.publicArea.unique.ecc.x,
-		 &p.publicArea.unique.ecc.y, &pkey)) < 0)
-		return r;
-	if (ret_curve != NULL)
-		*ret_curve = c;
-	if (ret_pkey != NULL)
-		*ret_pkey = pkey;
-	if (ret_has_auth_hint != NULL)
-		*ret_has_auth_hint = !(p.publicArea.objectAttributes & TPMA_OBJECT_NODA);
-	return 0;
-}
-
 /* ---- sessions for parameter encryption (keygen/import) ---------------- */
 
 /* ESAPI salted session with TPMA_SESSION_DECRYPT: the command's first
@@ -834,9 +593,9 @@ tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct
 	int r, plen;
 
 	memset(ret, 0, sizeof(*ret));
-	if ((r = curve_params(curve, &cid, &hash, &dlen)) < 0)
+	if ((r = tss_curve_params(curve, &cid, &hash, &dlen)) < 0)
 		return r;
-	if ((plen = pin_len(pin)) < 0)
+	if ((plen = tss_pin_len(pin)) < 0)
 		return plen;
 	if ((r = srk_ensure(t)) < 0)
 		return r;
@@ -868,8 +627,8 @@ tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct
 		r = tss_rc_err(rc, 0, "creating the key (TPM2_Create)");
 		goto out;
 	}
-	if ((r = marshal_public(pub, &b.pub, &b.pub_len)) < 0 ||
-	    (r = marshal_private(priv, &b.priv, &b.priv_len)) < 0)
+	if ((r = tss_marshal_public(pub, &b.pub, &b.pub_len)) < 0 ||
+	    (r = tss_marshal_private(priv, &b.priv, &b.priv_len)) < 0)
 		goto out;
 	*ret = b;
 	memset(&b, 0, sizeof(b));
@@ -1007,9 +766,9 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	int r, plen;
 
 	memset(ret, 0, sizeof(*ret));
-	if ((plen = pin_len(pin)) < 0)
+	if ((plen = tss_pin_len(pin)) < 0)
 		return plen;
-	if ((r = pkey_curve(priv, &curve)) < 0 || (r = curve_params(curve, &cid, &hash, &flen)) < 0)
+	if ((r = pkey_curve(priv, &curve)) < 0 || (r = tss_curve_params(curve, &cid, &hash, &flen)) < 0)
 		return r;
 	if (!EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_PRIV_KEY, &d)) {
 		r = tpmid_seterr(TPMID_E_FORMAT, "the key to import has no private part");
@@ -1037,7 +796,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 		goto out;
 
 	/* The inner wrapper's integrity covers the name (Part 1 §23.3.2.3). */
-	if ((r = object_name(&pub, &name)) < 0)
+	if ((r = tss_object_name(&pub, &name)) < 0)
 		goto out;
 
 	sens.sensitiveArea.sensitiveType = TPM2_ALG_ECC;
@@ -1067,8 +826,8 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 		r = tss_rc_err(rc, 0, "importing the key (TPM2_Import)");
 		goto out;
 	}
-	if ((r = marshal_public(&pub, &b.pub, &b.pub_len)) < 0 ||
-	    (r = marshal_private(out_priv, &b.priv, &b.priv_len)) < 0)
+	if ((r = tss_marshal_public(&pub, &b.pub, &b.pub_len)) < 0 ||
+	    (r = tss_marshal_private(out_priv, &b.priv, &b.priv_len)) < 0)
 		goto out;
 	*ret = b;
 	memset(&b, 0, sizeof(b));
@@ -1142,9 +901,9 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 		return tpmid_seterr(TPMID_E_PARENT,
 		    "the key was made under another storage root key than this TPM's (another TPM, "
 		    "or the owner hierarchy was cleared); it cannot be used here");
-	if ((r = unmarshal_public(blob->pub, blob->pub_len, &pub)) < 0 ||
-	    (r = check_key_public(&pub, &curve)) < 0 ||
-	    (r = unmarshal_private(blob->priv, blob->priv_len, &priv)) < 0)
+	if ((r = tss_unmarshal_public(blob->pub, blob->pub_len, &pub)) < 0 ||
+	    (r = tss_check_key_public(&pub, &curve)) < 0 ||
+	    (r = tss_unmarshal_private(blob->priv, blob->priv_len, &priv)) < 0)
 		goto out;
 	rc = Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tr);
 	if (rc != TSS2_RC_SUCCESS) {
@@ -1160,19 +919,6 @@ out:
 		flush_tr(t, &tr);
 	explicit_bzero(&priv, sizeof(priv));
 	return r;
-}
-
-static int
-same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b)
-{
-	uint8_t ba[sizeof(TPMT_PUBLIC)], bb[sizeof(TPMT_PUBLIC)];
-	size_t la = 0, lb = 0;
-
-	/* Compare canonical encodings, not structs (unions have padding). */
-	if (Tss2_MU_TPMT_PUBLIC_Marshal(&a->publicArea, ba, sizeof(ba), &la) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPMT_PUBLIC_Marshal(&b->publicArea, bb, sizeof(bb), &lb) != TSS2_RC_SUCCESS)
-		return 0;
-	return la == lb && memcmp(ba, bb, la) == 0;
 }
 
 int
@@ -1191,7 +937,7 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
 		    handle);
 	if (t->esys == NULL)
 		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
-	if (expect_pub != NULL && (r = unmarshal_public(expect_pub, expect_pub_len, &want)) < 0)
+	if (expect_pub != NULL && (r = tss_unmarshal_public(expect_pub, expect_pub_len, &want)) < 0)
 		return r;
 	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
 	if (rc != TSS2_RC_SUCCESS) {
@@ -1204,12 +950,12 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
 		r = tss_rc_err(rc, 0, "reading the public area (TPM2_ReadPublic)");
 		goto out;
 	}
-	if (expect_pub != NULL && !same_public(pub, &want)) {
+	if (expect_pub != NULL && !tss_same_public(pub, &want)) {
 		r = tpmid_seterr(TPMID_E_MISMATCH,
 		    "the object at persistent handle 0x%08x is not this identity's key", handle);
 		goto out;
 	}
-	if ((r = check_key_public(pub, &curve)) < 0)
+	if ((r = tss_check_key_public(pub, &curve)) < 0)
 		goto out;
 	if ((r = key_new(t, tr, pub, curve, 1, ret)) < 0)
 		goto out;
@@ -1381,13 +1127,13 @@ tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_
 	if (k->gen != t->gen || t->esys == NULL)
 		return tpmid_seterr(TPMID_E_TPM_RESET,
 		    "the key was loaded before the TPM connection was reset; load it again");
-	if ((r = curve_params(k->curve, &cid, &hash, &dlen)) < 0)
+	if ((r = tss_curve_params(k->curve, &cid, &hash, &dlen)) < 0)
 		return r;
 	if (digest_len != dlen)
 		return tpmid_seterr(TPMID_E_INVAL, "digest is %zu bytes; %s signs %zu-byte %s digests",
 		    digest_len, k->curve == TPM_CURVE_P256 ? "P-256" : "P-384", dlen,
 		    k->curve == TPM_CURVE_P256 ? "SHA-256" : "SHA-384");
-	if ((plen = pin_len(pin)) < 0)
+	if ((plen = tss_pin_len(pin)) < 0)
 		return plen;
 	d.size = (UINT16)dlen;
 	memcpy(d.buffer, digest, dlen);
