@@ -58,6 +58,38 @@ struct tpm_key {
 	unsigned gen;
 };
 
+/* ---- tss/tpm.c ----------------------------------------------------- */
+
+/* Flush a transient object or session and set *tr to ESYS_TR_NONE; the
+ * ESYS_TR is closed even when the flush fails. No-op for ESYS_TR_NONE. */
+void tss_flush(struct tpm *t, ESYS_TR *tr);
+/* The name ESAPI holds for `tr` (for a key: computed from the public area
+ * it read when the ESYS_TR was made). */
+int tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *ret);
+/* tss_rc_err() for owner-authorized commands: a failed authorization there
+ * means the owner hierarchy has a password (TPMID_E_PERM), not a bad PIN. */
+int tss_owner_err(TSS2_RC rc, const char *what);
+/* One TPM2_GetCapability(TPM2_CAP_HANDLES) page from `first` on. */
+int tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *ret, int *ret_more);
+/* *ret = 1 when `h` is in use, 0 otherwise. */
+int tss_handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret);
+
+/* ---- tss/srk.c ----------------------------------------------------- */
+
+/* Make t->srk usable: already loaded, the persisted copy when
+ * tss_srk_trust() accepts it, else TPM2_CreatePrimary with the H-2
+ * template. TPMID_E_TPM_RESET when not connected; TPMID_E_PERM when the
+ * owner hierarchy has a password. */
+int tss_srk_ensure(struct tpm *t);
+/* Forget the SRK; with `flush`, flush it (transient) or close its ESYS_TR
+ * (persisted copy) first. Without: the connection is gone. */
+void tss_srk_drop(struct tpm *t, int flush);
+/* The persisted-copy trust decision, pure (see srk.c): 0 to use the copy,
+ * TPMID_E_MISMATCH (no detail) when `name` is not `recorded`, TPMID_E_TPM
+ * when `pub` does not hash to `name`. */
+int tss_srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *recorded,
+    size_t recorded_len);
+
 /* ---- tss/object.c -------------------------------------------------- */
 
 /* TPM curve ID, the ECDSA hash that goes with it and the field/digest size

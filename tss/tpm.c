@@ -34,27 +34,6 @@
 
 #define STARTUP_RETRIES 10
 
-/* The H-2 template (TPM2 key-file convention, "ECC with empty unique"): ECC
- * P-256, SHA-256, AES-128-CFB, restricted decrypt, noDA, zero-length unique.
- * Every field matters: the primary is derived from the owner seed and this
- * template (Part 1 §27.7), so any difference gives another key. */
-static const TPM2B_PUBLIC srk_template = {
-	.publicArea = {
-		.type = TPM2_ALG_ECC,
-		.nameAlg = TPM2_ALG_SHA256,
-		.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-		    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-		    TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
-		.parameters.eccDetail = {
-			.symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128,
-			    .mode.aes = TPM2_ALG_CFB },
-			.scheme = { .scheme = TPM2_ALG_NULL },
-			.curveID = TPM2_ECC_NIST_P256,
-			.kdf = { .scheme = TPM2_ALG_NULL },
-		},
-	},
-};
-
 static const TPMT_SYM_DEF session_sym = {
 	.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB
 };
@@ -86,8 +65,8 @@ tpm_tcti(const struct tpm *t)
  * the metadata would otherwise stay in the ESYS_CONTEXT until
  * Esys_Finalize, which in the agent is never. Errors are not reported:
  * callers flush while cleaning up and have nothing better to do. */
-static void
-flush_tr(struct tpm *t, ESYS_TR *tr)
+void
+tss_flush(struct tpm *t, ESYS_TR *tr)
 {
 	if (*tr == ESYS_TR_NONE)
 		return;
@@ -219,28 +198,13 @@ drop_session(struct tpm *t, int flush)
 	t->sess = NULL;
 }
 
-static void
-drop_srk(struct tpm *t, int flush)
-{
-	if (t->srk != ESYS_TR_NONE && flush && t->esys != NULL) {
-		if (t->srk_persistent)
-			Esys_TR_Close(t->esys, &t->srk);
-		else
-			flush_tr(t, &t->srk);
-	}
-	t->srk = ESYS_TR_NONE;
-	t->srk_persistent = 0;
-	memset(&t->srk_name, 0, sizeof(t->srk_name));
-	memset(&t->srk_pub, 0, sizeof(t->srk_pub));
-}
-
 void
 tpm_close(struct tpm *t)
 {
 	if (t == NULL)
 		return;
 	drop_session(t, 1);
-	drop_srk(t, 1);
+	tss_srk_drop(t, 1);
 	disconnect(t);
 	tss_crypto_free(t->crypto);
 	free(t->tcti_conf);
@@ -254,7 +218,7 @@ tpm_reconnect(struct tpm *t)
 	 * resource manager the numbers may now name another client's
 	 * objects. Outstanding keys go stale through the generation. */
 	drop_session(t, 0);
-	drop_srk(t, 0);
+	tss_srk_drop(t, 0);
 	disconnect(t);
 	t->gen++;
 	return connect_tpm(t);
@@ -280,10 +244,10 @@ tpm_probe(struct tpm *t)
 	return same ? 0 : TPMID_E_TPM_RESET;
 }
 
-/* ---- SRK ------------------------------------------------------------- */
+/* ---- objects and handles --------------------------------------------- */
 
-static int
-tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *out)
+int
+tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *out)
 {
 	TPM2B_NAME *n = NULL;
 	TSS2_RC rc;
@@ -298,8 +262,8 @@ tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *out)
 
 /* Owner-authorized commands (CreatePrimary, EvictControl) use the empty
  * owner password; a failure there is not about any PIN. */
-static int
-owner_err(TSS2_RC rc, const char *what)
+int
+tss_owner_err(TSS2_RC rc, const char *what)
 {
 	int r = tss_rc_err(rc, 0, what);
 
@@ -310,160 +274,8 @@ owner_err(TSS2_RC rc, const char *what)
 	return r;
 }
 
-/* The trust decision for the persisted SRK copy, pure so it can be tested
- * without a TPM. `pub`: the public area the TPM returned for 0x81000001
- * (TPM2_ReadPublic); `name`: the name it reported for the handle;
- * `recorded`: the H-2 name known from an earlier CreatePrimary
- * (tpm_srk_hint()). The name must be the recorded one: the public area
- * alone cannot tell the H-2 key from other primaries (DESIGN.md "TPM
- * conventions"). The public area must hash to that name: it salts every
- * PIN session (and ESAPI keeps it for the keygen/import sessions), yet it
- * comes from a round trip that nothing else ties to the name, so an
- * interposer could answer it with its own key and learn the session key.
- * Returns 0: use the copy. TPMID_E_MISMATCH (no detail set): another
- * object, not the recorded H-2 key; not an error, the caller creates the
- * primary instead. TPMID_E_TPM (detail set): the name is ours but the
- * public area does not hash to it. */
-static int
-srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *recorded,
-    size_t recorded_len)
-{
-	TPM2B_NAME pub_name;
-
-	if (recorded_len == 0 ||
-	    timingsafe_memeq(name->name, name->size, recorded, recorded_len) != 0)
-		return TPMID_E_MISMATCH;
-	if (tss_object_name(pub, &pub_name) != 0 ||
-	    timingsafe_memeq(pub_name.name, pub_name.size, name->name, name->size) != 0)
-		return tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
-		    "returned does not match its name (TPM replies altered on the way?)");
-	return 0;
-}
-
-/* Use the persisted SRK copy only when srk_trust() says so. */
-static int
-srk_try_persistent(struct tpm *t)
-{
-	ESYS_TR tr = ESYS_TR_NONE;
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_NAME name;
-	TSS2_RC rc;
-	int r;
-
-	rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &tr);
-	if (rc != TSS2_RC_SUCCESS) {
-		/* Nothing there is the common case; other errors are real. */
-		if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-			return 0;
-		return tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
-	}
-	if ((r = tr_name(t, tr, &name)) < 0)
-		goto out;
-	/* Spare the ReadPublic round trip for an object that is not ours;
-	 * srk_trust() makes the decision. */
-	if (timingsafe_memeq(name.name, name.size, t->hint, t->hint_len) != 0) {
-		r = 0; /* not ours: fall back to CreatePrimary */
-		goto out;
-	}
-	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
-		goto out;
-	}
-	r = srk_trust(pub, &name, t->hint, t->hint_len);
-	if (r == TPMID_E_MISMATCH) {
-		r = 0; /* not ours: fall back to CreatePrimary */
-		goto out;
-	}
-	if (r < 0)
-		goto out;
-	t->srk = tr;
-	tr = ESYS_TR_NONE;
-	t->srk_persistent = 1;
-	t->srk_name = name;
-	t->srk_pub = *pub;
-	r = 0;
-out:
-	Esys_Free(pub);
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
-	return r;
-}
-
-static int
-srk_ensure(struct tpm *t)
-{
-	TPM2B_SENSITIVE_CREATE insens = { 0 };
-	TPM2B_DATA outside = { 0 };
-	TPML_PCR_SELECTION pcr = { 0 };
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_CREATION_DATA *cd = NULL;
-	TPM2B_DIGEST *ch = NULL;
-	TPMT_TK_CREATION *ct = NULL;
-	ESYS_TR tr = ESYS_TR_NONE;
-	TSS2_RC rc;
-	int r;
-
-	if (t->srk != ESYS_TR_NONE)
-		return 0;
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
-	if (t->hint_len > 0) {
-		if ((r = srk_try_persistent(t)) < 0)
-			return r;
-		if (t->srk != ESYS_TR_NONE)
-			return 0;
-	}
-	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &insens, &srk_template, &outside, &pcr, &tr, &pub, &cd, &ch, &ct);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = owner_err(rc, "creating the storage root key (TPM2_CreatePrimary)");
-		goto out;
-	}
-	if ((r = tr_name(t, tr, &t->srk_name)) < 0)
-		goto out;
-	t->srk_pub = *pub;
-	t->srk = tr;
-	tr = ESYS_TR_NONE;
-	r = 0;
-out:
-	if (tr != ESYS_TR_NONE)
-		flush_tr(t, &tr);
-	Esys_Free(pub);
-	Esys_Free(cd);
-	Esys_Free(ch);
-	Esys_Free(ct);
-	return r;
-}
-
 int
-tpm_srk_name(struct tpm *t, const uint8_t **ret, size_t *ret_len)
-{
-	int r;
-
-	*ret = NULL;
-	*ret_len = 0;
-	if ((r = srk_ensure(t)) < 0)
-		return r;
-	*ret = t->srk_name.name;
-	*ret_len = t->srk_name.size;
-	return 0;
-}
-
-void
-tpm_srk_hint(struct tpm *t, const uint8_t *name, size_t len)
-{
-	if (name == NULL || len == 0 || len > sizeof(t->hint)) {
-		t->hint_len = 0;
-		return;
-	}
-	memcpy(t->hint, name, len);
-	t->hint_len = len;
-}
-
-static int
-get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *out, int *more)
+tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *out, int *more)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more_data = 0;
@@ -479,68 +291,17 @@ get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *out, int *more)
 	return 0;
 }
 
-static int
-handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret)
+int
+tss_handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret)
 {
 	TPML_HANDLE l;
 	int more, r;
 
 	*ret = 0;
-	if ((r = get_handles(t, h, &l, &more)) < 0)
+	if ((r = tss_get_handles(t, h, &l, &more)) < 0)
 		return r;
 	*ret = l.count > 0 && l.handle[0] == h;
 	return 0;
-}
-
-int
-tpm_srk_persist(struct tpm *t)
-{
-	ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE;
-	TPM2B_NAME name;
-	TSS2_RC rc;
-	int r, exists;
-
-	if ((r = srk_ensure(t)) < 0)
-		return r;
-	if (t->srk_persistent)
-		return 0;
-	if ((r = handle_exists(t, TPM_SRK_PERSISTENT, &exists)) < 0)
-		return r;
-	if (exists) {
-		rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
-		    ESYS_TR_NONE, &tr);
-		if (rc != TSS2_RC_SUCCESS)
-			return tss_rc_err(rc, 0, "reading persistent handle 0x81000001");
-		if ((r = tr_name(t, tr, &name)) < 0)
-			goto out;
-		if (timingsafe_memeq(name.name, name.size, t->srk_name.name, t->srk_name.size) != 0) {
-			r = tpmid_seterr(TPMID_E_HANDLE,
-			    "persistent handle 0x81000001 holds another object, not the H-2 storage "
-			    "root key; evict it ('tpm2_evictcontrol -c 0x81000001') or keep the SRK transient");
-			goto out;
-		}
-		/* A matching copy: switch to it and give the slot back. */
-		flush_tr(t, &t->srk);
-		t->srk = tr;
-		tr = ESYS_TR_NONE;
-		t->srk_persistent = 1;
-		r = 0;
-		goto out;
-	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM_SRK_PERSISTENT, &ptr);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = owner_err(rc, "persisting the storage root key at 0x81000001 (TPM2_EvictControl)");
-		goto out;
-	}
-	flush_tr(t, &t->srk);
-	t->srk = ptr;
-	t->srk_persistent = 1;
-	r = 0;
-out:
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
-	return r;
 }
 
 /* ---- sessions for parameter encryption (keygen/import) ---------------- */
@@ -563,7 +324,7 @@ start_decrypt_session(struct tpm *t, ESYS_TR *ret)
 	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
 	    0xff);
 	if (rc != TSS2_RC_SUCCESS) {
-		flush_tr(t, &s);
+		tss_flush(t, &s);
 		return tss_rc_err(rc, 0, "setting session attributes");
 	}
 	*ret = s;
@@ -597,7 +358,7 @@ tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct
 		return r;
 	if ((plen = tss_pin_len(pin)) < 0)
 		return plen;
-	if ((r = srk_ensure(t)) < 0)
+	if ((r = tss_srk_ensure(t)) < 0)
 		return r;
 
 	/* DESIGN.md signing-key template. Scheme NULL so the caller picks
@@ -636,7 +397,7 @@ tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct
 out:
 	explicit_bzero(&insens, sizeof(insens));
 	if (sess != ESYS_TR_NONE)
-		flush_tr(t, &sess);
+		tss_flush(t, &sess);
 	tpm_blob_clear(&b);
 	Esys_Free(priv);
 	Esys_Free(pub);
@@ -818,7 +579,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	if ((r = inner_wrap(&sens, &name, &enckey, &dup)) < 0)
 		goto out;
 
-	if ((r = srk_ensure(t)) < 0 || (r = start_decrypt_session(t, &sess)) < 0)
+	if ((r = tss_srk_ensure(t)) < 0 || (r = start_decrypt_session(t, &sess)) < 0)
 		goto out;
 	rc = Esys_Import(t->esys, t->srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &enckey, &pub, &dup, &seed,
 	    &sym, &out_priv);
@@ -834,7 +595,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	r = 0;
 out:
 	if (sess != ESYS_TR_NONE)
-		flush_tr(t, &sess);
+		tss_flush(t, &sess);
 	BN_clear_free(d);
 	BN_free(x);
 	BN_free(y);
@@ -870,7 +631,7 @@ key_new(struct tpm *t, ESYS_TR tr, const TPM2B_PUBLIC *pub, enum tpm_curve curve
 		r = tss_rc_err(rc, 0, "reading a key's TPM handle");
 		goto fail;
 	}
-	if ((r = tr_name(t, tr, &k->name)) < 0)
+	if ((r = tss_tr_name(t, tr, &k->name)) < 0)
 		goto fail;
 	*ret = k;
 	return 0;
@@ -891,7 +652,7 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	int r;
 
 	*ret = NULL;
-	if ((r = srk_ensure(t)) < 0)
+	if ((r = tss_srk_ensure(t)) < 0)
 		return r;
 	/* Parent pinning (DESIGN.md): a key recorded under another SRK is
 	 * refused before anything is sent, which also stops a bus interposer
@@ -916,7 +677,7 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	r = 0;
 out:
 	if (tr != ESYS_TR_NONE)
-		flush_tr(t, &tr);
+		tss_flush(t, &tr);
 	explicit_bzero(&priv, sizeof(priv));
 	return r;
 }
@@ -978,7 +739,7 @@ tpm_key_free(struct tpm *t, struct tpm_key *k)
 		if (k->persistent)
 			Esys_TR_Close(t->esys, &k->tr);
 		else
-			flush_tr(t, &k->tr);
+			tss_flush(t, &k->tr);
 	}
 	freezero(k, sizeof(*k));
 }
@@ -1089,7 +850,7 @@ sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH 
 	int r;
 
 	if (t->sess == NULL) {
-		if ((r = srk_ensure(t)) < 0)
+		if ((r = tss_srk_ensure(t)) < 0)
 			return r;
 		rc = Esys_TR_GetTpmHandle(t->esys, t->srk, &srk_handle);
 		if (rc != TSS2_RC_SUCCESS)
@@ -1174,7 +935,7 @@ first_free_persistent(struct tpm *t, uint32_t *ret)
 	int more, r;
 
 	for (;;) {
-		if ((r = get_handles(t, from, &l, &more)) < 0)
+		if ((r = tss_get_handles(t, from, &l, &more)) < 0)
 			return r;
 		for (i = 0; i < l.count; i++) {
 			if (l.handle[i] > TPM_PERSIST_LAST || l.handle[i] > cand)
@@ -1221,7 +982,7 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 		if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
 			return tpmid_seterr(TPMID_E_INVAL,
 			    "0x%08x is not a persistent handle (0x81000000..0x81ffffff)", handle);
-		if ((r = handle_exists(t, handle, &exists)) < 0)
+		if ((r = tss_handle_exists(t, handle, &exists)) < 0)
 			return r;
 		if (exists)
 			return tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
@@ -1238,7 +999,7 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 		if (c == TPM2_RC_NV_SPACE)
 			return tpmid_seterr(TPMID_E_HANDLE,
 			    "no room left in the TPM for another persistent object (evict one first)");
-		return owner_err(rc, "persisting the key (TPM2_EvictControl)");
+		return tss_owner_err(rc, "persisting the key (TPM2_EvictControl)");
 	}
 	Esys_TR_Close(t->esys, &ptr);
 	if (ret_handle != NULL)
@@ -1276,14 +1037,14 @@ tpm_evict(struct tpm *t, uint32_t handle)
 	if (rc != TSS2_RC_SUCCESS) {
 		if (!ours)
 			Esys_TR_Close(t->esys, &tr);
-		return owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
+		return tss_owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
 	}
 	/* ESAPI keeps the evicted object's ESYS_TR (and returns
 	 * ESYS_TR_NONE in `out`): closing it is ours to do. */
 	Esys_TR_Close(t->esys, &tr);
 	if (ours) {
 		drop_session(t, 1);
-		drop_srk(t, 0);
+		tss_srk_drop(t, 0);
 	}
 	return 0;
 }
@@ -1300,7 +1061,7 @@ tpm_transient_count(struct tpm *t, unsigned *ret)
 	if (t->esys == NULL)
 		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
 	for (;;) {
-		if ((r = get_handles(t, from, &l, &more)) < 0)
+		if ((r = tss_get_handles(t, from, &l, &more)) < 0)
 			return r;
 		n += l.count;
 		if (!more || l.count == 0)
