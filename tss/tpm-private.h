@@ -73,6 +73,10 @@ int tss_owner_err(TSS2_RC rc, const char *what);
 int tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *ret, int *ret_more);
 /* *ret = 1 when `h` is in use, 0 otherwise. */
 int tss_handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret);
+/* An ESAPI HMAC session salted with the SRK (which must be loaded), with
+ * TPMA_SESSION_DECRYPT: the command's first parameter travels encrypted.
+ * The caller flushes *ret (tss_flush()). */
+int tss_start_decrypt_session(struct tpm *t, ESYS_TR *ret);
 
 /* ---- tss/srk.c ----------------------------------------------------- */
 
@@ -89,6 +93,16 @@ void tss_srk_drop(struct tpm *t, int flush);
  * when `pub` does not hash to `name`. */
 int tss_srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *recorded,
     size_t recorded_len);
+
+/* ---- tss/import.c -------------------------------------------------- */
+
+/* The inner duplication wrapper of Part 1 §23.3.2.3 for an object with
+ * nameAlg SHA-256, under the AES-128 key `key` (16 bytes, IV zero, CFB):
+ *   *out = AES-128-CFB(TPM2B(SHA-256(TPM2B_SENSITIVE || name)) || TPM2B_SENSITIVE)
+ * TPMID_E_TOOBIG when the result would not fit a TPM2B_PRIVATE. Every
+ * plaintext copy made here is wiped; the caller wipes `sens` and `key`. */
+int tss_inner_wrap(const TPM2B_SENSITIVE *sens, const TPM2B_NAME *name, const TPM2B_DATA *key,
+    TPM2B_PRIVATE *out);
 
 /* ---- tss/object.c -------------------------------------------------- */
 
