@@ -77,6 +77,9 @@ int tss_handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret);
  * TPMA_SESSION_DECRYPT: the command's first parameter travels encrypted.
  * The caller flushes *ret (tss_flush()). */
 int tss_start_decrypt_session(struct tpm *t, ESYS_TR *ret);
+/* Forget the cached PIN-sign session; with `flush`, flush it in the TPM
+ * first (without: the TPM or the connection that knew it is gone). */
+void tss_drop_session(struct tpm *t, int flush);
 
 /* ---- tss/srk.c ----------------------------------------------------- */
 

@@ -186,8 +186,8 @@ out:
 	return r;
 }
 
-static void
-drop_session(struct tpm *t, int flush)
+void
+tss_drop_session(struct tpm *t, int flush)
 {
 	if (t->sess == NULL)
 		return;
@@ -203,7 +203,7 @@ tpm_close(struct tpm *t)
 {
 	if (t == NULL)
 		return;
-	drop_session(t, 1);
+	tss_drop_session(t, 1);
 	tss_srk_drop(t, 1);
 	disconnect(t);
 	tss_crypto_free(t->crypto);
@@ -217,7 +217,7 @@ tpm_reconnect(struct tpm *t)
 	/* Do not flush: after a TPM reset the handles are gone, and without a
 	 * resource manager the numbers may now name another client's
 	 * objects. Outstanding keys go stale through the generation. */
-	drop_session(t, 0);
+	tss_drop_session(t, 0);
 	tss_srk_drop(t, 0);
 	disconnect(t);
 	t->gen++;
@@ -550,180 +550,6 @@ tpm_key_curve(const struct tpm_key *k)
 	return k->curve;
 }
 
-/* ---- sign ------------------------------------------------------------ */
-
-/* Part 2 §11.2.5.4 / §10.7: TPMS_SIGNATURE_ECDSA (r, s) -> DER
- * ECDSA-Sig-Value (SEC1 / RFC 3279). */
-static int
-sig_to_der(const TPMT_SIGNATURE *sig, uint8_t **ret, size_t *ret_len)
-{
-	ECDSA_SIG *es = NULL;
-	BIGNUM *br = NULL, *bs = NULL;
-	uint8_t *der = NULL, *p;
-	int len, r;
-
-	if (sig->sigAlg != TPM2_ALG_ECDSA)
-		return tpmid_seterr(TPMID_E_TPM, "TPM returned a 0x%04x signature, not ECDSA",
-		    (unsigned)sig->sigAlg);
-	br = BN_bin2bn(sig->signature.ecdsa.signatureR.buffer, sig->signature.ecdsa.signatureR.size, NULL);
-	bs = BN_bin2bn(sig->signature.ecdsa.signatureS.buffer, sig->signature.ecdsa.signatureS.size, NULL);
-	es = ECDSA_SIG_new();
-	if (br == NULL || bs == NULL || es == NULL || !ECDSA_SIG_set0(es, br, bs)) {
-		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-		goto out;
-	}
-	br = bs = NULL;
-	len = i2d_ECDSA_SIG(es, NULL);
-	if (len <= 0 || (der = malloc((size_t)len)) == NULL) {
-		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-		goto out;
-	}
-	p = der;
-	if (i2d_ECDSA_SIG(es, &p) != len) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: cannot encode the signature");
-		goto out;
-	}
-	*ret = der;
-	*ret_len = (size_t)len;
-	der = NULL;
-	r = 0;
-out:
-	free(der);
-	BN_free(br);
-	BN_free(bs);
-	ECDSA_SIG_free(es);
-	return r;
-}
-
-/* After a failed authorization, say how many tries remain (Part 1 §19.8.2:
- * failedTries vs. maxTries, read as TPM_PT_LOCKOUT_COUNTER and
- * TPM_PT_MAX_AUTH_FAIL) or, in lockout, how long to wait. Keeps `err`. */
-static int
-da_detail(struct tpm *t, int err)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more = 0;
-	uint32_t counter = 0, max = 0, interval = 0, i;
-	int have = 0;
-	TSS2_RC rc;
-
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more, &cap);
-	if (rc == TSS2_RC_SUCCESS) {
-		for (i = 0; i < cap->data.tpmProperties.count; i++) {
-			const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
-
-			if (p->property == TPM2_PT_LOCKOUT_COUNTER) {
-				counter = p->value;
-				have |= 1;
-			} else if (p->property == TPM2_PT_MAX_AUTH_FAIL) {
-				max = p->value;
-				have |= 2;
-			} else if (p->property == TPM2_PT_LOCKOUT_INTERVAL) {
-				interval = p->value;
-			}
-		}
-	}
-	Esys_Free(cap);
-	if (err == TPMID_E_BADPIN) {
-		if (have != 3 || max == 0)
-			return tpmid_seterr(err, "wrong PIN");
-		if (counter >= max)
-			return tpmid_seterr(err, "wrong PIN (no tries left: the TPM is now in "
-			    "dictionary-attack lockout)");
-		return tpmid_seterr(err, "wrong PIN (%u %s left before lockout)", max - counter,
-		    max - counter == 1 ? "try" : "tries");
-	}
-	if (interval > 0)
-		return tpmid_seterr(err, "the TPM is in dictionary-attack lockout after too many wrong "
-		    "PINs; one try comes back every %u s, or clear it with "
-		    "'tpm2_dictionarylockout --clear-lockout'", interval);
-	return err;
-}
-
-static int
-sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH hash,
-    const struct secret *pin, TPMT_SIGNATURE *sig)
-{
-	TPM2_HANDLE srk_handle;
-	TSS2_RC rc;
-	int r;
-
-	if (t->sess == NULL) {
-		if ((r = tss_srk_ensure(t)) < 0)
-			return r;
-		rc = Esys_TR_GetTpmHandle(t->esys, t->srk, &srk_handle);
-		if (rc != TSS2_RC_SUCCESS)
-			return tss_rc_err(rc, 0, "reading the SRK's handle");
-		if ((r = tss_session_start(t->sys, t->crypto, srk_handle, &t->srk_pub.publicArea,
-			 &t->sess)) < 0)
-			return r;
-	}
-	r = tss_session_sign(t->sys, t->crypto, t->sess, k->handle, &k->name, pin, d, hash, sig);
-	if (r < 0) {
-		/* Any failure may have left the session unusable (or the TPM
-		 * may have lost it); start a fresh one next time. After a
-		 * reset or a lost connection, do not talk to the TPM. */
-		drop_session(t, r != TPMID_E_TPM_RESET);
-	}
-	return r;
-}
-
-int
-tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_len,
-    const struct secret *pin, uint8_t **ret_der, size_t *ret_der_len)
-{
-	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
-	TPMT_TK_HASHCHECK validation = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
-	TPMT_SIGNATURE *esig = NULL, sig;
-	TPM2B_DIGEST d = { 0 };
-	TPMI_ECC_CURVE cid = 0;
-	TPMI_ALG_HASH hash = 0;
-	size_t dlen = 0;
-	TSS2_RC rc;
-	int r, plen;
-
-	*ret_der = NULL;
-	*ret_der_len = 0;
-	if (k->gen != t->gen || t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET,
-		    "the key was loaded before the TPM connection was reset; load it again");
-	if ((r = tss_curve_params(k->curve, &cid, &hash, &dlen)) < 0)
-		return r;
-	if (digest_len != dlen)
-		return tpmid_seterr(TPMID_E_INVAL, "digest is %zu bytes; %s signs %zu-byte %s digests",
-		    digest_len, k->curve == TPM_CURVE_P256 ? "P-256" : "P-384", dlen,
-		    k->curve == TPM_CURVE_P256 ? "SHA-256" : "SHA-384");
-	if ((plen = tss_pin_len(pin)) < 0)
-		return plen;
-	d.size = (UINT16)dlen;
-	memcpy(d.buffer, digest, dlen);
-
-	if (plen > 0) {
-		r = sign_pin(t, k, &d, hash, pin, &sig);
-	} else {
-		/* No PIN: empty password (Part 1 §19.8.4); nothing secret on
-		 * the bus, so no session and the TPM's own speed. */
-		scheme.details.ecdsa.hashAlg = hash;
-		rc = Esys_Sign(t->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-		    &validation, &esig);
-		if (rc != TSS2_RC_SUCCESS)
-			r = tss_rc_err(rc, 0, "TPM2_Sign");
-		else {
-			sig = *esig;
-			r = 0;
-		}
-		Esys_Free(esig);
-	}
-	if (r == TPMID_E_BADPIN && plen == 0)
-		return tpmid_seterr(TPMID_E_NEEDPIN, "this key needs a PIN");
-	if ((r == TPMID_E_BADPIN && !k->noda) || r == TPMID_E_LOCKOUT)
-		return da_detail(t, r);
-	if (r < 0)
-		return r;
-	return sig_to_der(&sig, ret_der, ret_der_len);
-}
-
 /* ---- persistence ----------------------------------------------------- */
 
 static int
@@ -843,7 +669,7 @@ tpm_evict(struct tpm *t, uint32_t handle)
 	 * ESYS_TR_NONE in `out`): closing it is ours to do. */
 	Esys_TR_Close(t->esys, &tr);
 	if (ours) {
-		drop_session(t, 1);
+		tss_drop_session(t, 1);
 		tss_srk_drop(t, 0);
 	}
 	return 0;
@@ -877,6 +703,6 @@ tpm_release_session(struct tpm *t)
 {
 	if (t->sess == NULL)
 		return tpmid_seterr(TPMID_E_NOENT, "no cached session to release");
-	drop_session(t, 1);
+	tss_drop_session(t, 1);
 	return 0;
 }
