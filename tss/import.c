@@ -52,7 +52,9 @@ pkey_curve(EVP_PKEY *k, enum tpm_curve *ret)
 static int
 bn_to_param(const BIGNUM *bn, size_t len, TPM2B_ECC_PARAMETER *out)
 {
-	if (BN_num_bytes(bn) > (int)len || BN_bn2binpad(bn, out->buffer, (int)len) < 0)
+	memset(out, 0, sizeof(*out));
+	if (len > sizeof(out->buffer) || BN_num_bytes(bn) > (int)len ||
+	    BN_bn2binpad(bn, out->buffer, (int)len) < 0)
 		return tpmid_seterr(TPMID_E_FORMAT, "EC key component larger than the curve");
 	out->size = (UINT16)len;
 	return 0;
@@ -79,6 +81,10 @@ tss_inner_wrap(const TPM2B_SENSITIVE *sens, const TPM2B_NAME *name, const TPM2B_
 	int outl = 0, finl = 0, r;
 	TSS2_RC rc;
 
+	memset(out, 0, sizeof(*out));
+	if (key->size != 16)
+		return tpmid_seterr(TPMID_E_INVAL, "inner wrapper key is %u bytes, not 16 (AES-128)",
+		    (unsigned)key->size);
 	rc = Tss2_MU_TPM2B_SENSITIVE_Marshal(sens, sbuf, sizeof(sbuf), &soff);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "marshaling the key to import");
@@ -207,8 +213,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	memset(&b, 0, sizeof(b));
 	r = 0;
 out:
-	if (sess != ESYS_TR_NONE)
-		tss_flush(t, &sess);
+	tss_flush(t, &sess);
 	BN_clear_free(d);
 	BN_free(x);
 	BN_free(y);

@@ -18,6 +18,40 @@
 #include "tss/rc.h"
 #include "tss/tpm-private.h"
 
+static int
+check_persistent_handle(uint32_t handle)
+{
+	if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
+		return tpmid_seterr(TPMID_E_INVAL,
+		    "0x%08x is not a persistent handle (0x81000000..0x81ffffff)", handle);
+	return 0;
+}
+
+/* An ESYS_TR for the persistent object at `handle` (TPM2_ReadPublic
+ * underneath); TPMID_E_NOENT when nothing is there. */
+static int
+open_persistent(struct tpm *t, uint32_t handle, ESYS_TR *ret)
+{
+	TSS2_RC rc;
+
+	*ret = ESYS_TR_NONE;
+	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret);
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
+		return tpmid_seterr(TPMID_E_NOENT, "no object at persistent handle 0x%08x", handle);
+	return tss_rc_err(rc, 0, "reading persistent handle");
+}
+
+int
+tss_key_current(const struct tpm *t, const struct tpm_key *k)
+{
+	if (k->gen != t->gen || t->esys == NULL)
+		return tpmid_seterr(TPMID_E_TPM_RESET,
+		    "the key was loaded before the TPM connection was reset; load it again");
+	return 0;
+}
+
 int
 tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct tpm_blob *ret)
 {
@@ -81,8 +115,7 @@ tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct
 	r = 0;
 out:
 	explicit_bzero(&insens, sizeof(insens));
-	if (sess != ESYS_TR_NONE)
-		tss_flush(t, &sess);
+	tss_flush(t, &sess);
 	tpm_blob_clear(&b);
 	Esys_Free(priv);
 	Esys_Free(pub);
@@ -92,19 +125,22 @@ out:
 	return r;
 }
 
+/* Wrap a loaded key's ESYS_TR. On success *ret owns `tr`; on failure the
+ * caller still does. */
 static int
 key_new(struct tpm *t, ESYS_TR tr, const TPM2B_PUBLIC *pub, enum tpm_curve curve, int persistent,
     struct tpm_key **ret)
 {
-	struct tpm_key *k;
+	struct tpm_key *k = NULL;
 	TSS2_RC rc;
 	int r;
 
 	*ret = NULL;
 	k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-	k->tr = tr;
+	if (k == NULL) {
+		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
+		goto out;
+	}
 	k->curve = curve;
 	k->persistent = persistent;
 	k->noda = !!(pub->publicArea.objectAttributes & TPMA_OBJECT_NODA);
@@ -112,14 +148,16 @@ key_new(struct tpm *t, ESYS_TR tr, const TPM2B_PUBLIC *pub, enum tpm_curve curve
 	rc = Esys_TR_GetTpmHandle(t->esys, tr, &k->handle);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "reading a key's TPM handle");
-		goto fail;
+		goto out;
 	}
 	if ((r = tss_tr_name(t, tr, &k->name)) < 0)
-		goto fail;
+		goto out;
+	k->tr = tr;
 	*ret = k;
-	return 0;
-fail:
-	free(k);
+	k = NULL;
+	r = 0;
+out:
+	freezero(k, sizeof(*k));
 	return r;
 }
 
@@ -127,10 +165,10 @@ int
 tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
     size_t parent_name_len, struct tpm_key **ret)
 {
-	TPM2B_PUBLIC pub;
-	TPM2B_PRIVATE priv;
+	TPM2B_PUBLIC pub = { 0 };
+	TPM2B_PRIVATE priv = { 0 };
 	ESYS_TR tr = ESYS_TR_NONE;
-	enum tpm_curve curve;
+	enum tpm_curve curve = TPM_CURVE_NONE;
 	TSS2_RC rc;
 	int r;
 
@@ -159,8 +197,7 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	tr = ESYS_TR_NONE;
 	r = 0;
 out:
-	if (tr != ESYS_TR_NONE)
-		tss_flush(t, &tr);
+	tss_flush(t, &tr);
 	explicit_bzero(&priv, sizeof(priv));
 	return r;
 }
@@ -169,26 +206,19 @@ int
 tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, size_t expect_pub_len,
     struct tpm_key **ret)
 {
-	TPM2B_PUBLIC *pub = NULL, want;
+	TPM2B_PUBLIC *pub = NULL, want = { 0 };
 	ESYS_TR tr = ESYS_TR_NONE;
-	enum tpm_curve curve;
+	enum tpm_curve curve = TPM_CURVE_NONE;
 	TSS2_RC rc;
 	int r;
 
 	*ret = NULL;
-	if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
-		return tpmid_seterr(TPMID_E_INVAL, "0x%08x is not a persistent handle (0x81000000..0x81ffffff)",
-		    handle);
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
+	if ((r = check_persistent_handle(handle)) < 0 || (r = tss_connected(t)) < 0)
+		return r;
 	if (expect_pub != NULL && (r = tss_unmarshal_public(expect_pub, expect_pub_len, &want)) < 0)
 		return r;
-	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
-	if (rc != TSS2_RC_SUCCESS) {
-		if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-			return tpmid_seterr(TPMID_E_NOENT, "no object at persistent handle 0x%08x", handle);
-		return tss_rc_err(rc, 0, "reading persistent handle");
-	}
+	if ((r = open_persistent(t, handle, &tr)) < 0)
+		goto out;
 	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "reading the public area (TPM2_ReadPublic)");
@@ -207,8 +237,7 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
 	r = 0;
 out:
 	Esys_Free(pub);
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
+	tss_close(t, &tr);
 	return r;
 }
 
@@ -220,7 +249,7 @@ tpm_key_free(struct tpm *t, struct tpm_key *k)
 	/* A stale key's handle died with the old connection: memory only. */
 	if (t != NULL && t->esys != NULL && k->gen == t->gen) {
 		if (k->persistent)
-			Esys_TR_Close(t->esys, &k->tr);
+			tss_close(t, &k->tr);
 		else
 			tss_flush(t, &k->tr);
 	}
@@ -233,6 +262,9 @@ tpm_key_curve(const struct tpm_key *k)
 	return k->curve;
 }
 
+/* The lowest free handle from TPM_PERSIST_FIRST up. The TPM lists handles
+ * in ascending order (Part 3 §30.2), so the first one that is not the
+ * next candidate leaves a gap: the candidate is free. */
 static int
 first_free_persistent(struct tpm *t, uint32_t *ret)
 {
@@ -241,20 +273,16 @@ first_free_persistent(struct tpm *t, uint32_t *ret)
 	uint32_t i;
 	int more, r;
 
+	*ret = 0;
 	for (;;) {
 		if ((r = tss_get_handles(t, from, &l, &more)) < 0)
 			return r;
-		for (i = 0; i < l.count; i++) {
-			if (l.handle[i] > TPM_PERSIST_LAST || l.handle[i] > cand)
-				goto done;
-			if (l.handle[i] == cand)
-				cand++;
-		}
-		if (!more || l.count == 0)
+		for (i = 0; i < l.count && l.handle[i] == cand; i++)
+			cand++;
+		if (i < l.count || !more || l.count == 0)
 			break;
 		from = l.handle[l.count - 1] + 1;
 	}
-done:
 	if (cand > TPM_PERSIST_LAST)
 		return tpmid_seterr(TPMID_E_HANDLE, "no free persistent handle from 0x%08x up",
 		    TPM_PERSIST_FIRST);
@@ -267,13 +295,13 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 {
 	ESYS_TR ptr = ESYS_TR_NONE;
 	TSS2_RC rc;
-	int r, exists;
+	uint32_t c;
+	int r, exists = 0;
 
 	if (ret_handle != NULL)
 		*ret_handle = 0;
-	if (k->gen != t->gen || t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET,
-		    "the key was loaded before the TPM connection was reset; load it again");
+	if ((r = tss_key_current(t, k)) < 0)
+		return r;
 	if (k->persistent) {
 		if (handle != 0 && handle != k->handle)
 			return tpmid_seterr(TPMID_E_INVAL, "the key is already persistent at 0x%08x",
@@ -286,9 +314,8 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 		if ((r = first_free_persistent(t, &handle)) < 0)
 			return r;
 	} else {
-		if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
-			return tpmid_seterr(TPMID_E_INVAL,
-			    "0x%08x is not a persistent handle (0x81000000..0x81ffffff)", handle);
+		if ((r = check_persistent_handle(handle)) < 0)
+			return r;
 		if ((r = tss_handle_exists(t, handle, &exists)) < 0)
 			return r;
 		if (exists)
@@ -298,61 +325,56 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	    ESYS_TR_NONE, handle, &ptr);
 	if (rc != TSS2_RC_SUCCESS) {
-		uint32_t c = tss_rc_tpm_code(rc);
-
+		c = tss_rc_tpm_code(rc);
 		if (c == TPM2_RC_NV_DEFINED)
-			return tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
+			r = tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
 			    handle);
-		if (c == TPM2_RC_NV_SPACE)
-			return tpmid_seterr(TPMID_E_HANDLE,
+		else if (c == TPM2_RC_NV_SPACE)
+			r = tpmid_seterr(TPMID_E_HANDLE,
 			    "no room left in the TPM for another persistent object (evict one first)");
-		return tss_owner_err(rc, "persisting the key (TPM2_EvictControl)");
+		else
+			r = tss_owner_err(rc, "persisting the key (TPM2_EvictControl)");
+		goto out;
 	}
-	Esys_TR_Close(t->esys, &ptr);
 	if (ret_handle != NULL)
 		*ret_handle = handle;
-	return 0;
+	r = 0;
+out:
+	/* `k` stays the transient key it was; the persistent copy is
+	 * reached by handle (tpm_load_persistent()). */
+	tss_close(t, &ptr);
+	return r;
 }
 
 int
 tpm_evict(struct tpm *t, uint32_t handle)
 {
-	ESYS_TR tr = ESYS_TR_NONE, out = ESYS_TR_NONE;
-	int ours = 0;
+	ESYS_TR tr = ESYS_TR_NONE, evicted = ESYS_TR_NONE;
 	TSS2_RC rc;
+	int r, ours;
 
-	if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
-		return tpmid_seterr(TPMID_E_INVAL, "0x%08x is not a persistent handle (0x81000000..0x81ffffff)",
-		    handle);
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
-	if (t->srk_persistent && handle == TPM_SRK_PERSISTENT) {
-		/* Evicting the SRK copy we use: forget it, recreate on demand. */
-		tr = t->srk;
-		ours = 1;
-	} else {
-		rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
-		if (rc != TSS2_RC_SUCCESS) {
-			if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-				return tpmid_seterr(TPMID_E_NOENT, "no object at persistent handle 0x%08x",
-				    handle);
-			return tss_rc_err(rc, 0, "reading persistent handle");
-		}
-	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-	    handle, &out);
+	if ((r = check_persistent_handle(handle)) < 0 || (r = tss_connected(t)) < 0)
+		return r;
+	/* Evicting the SRK copy we use: forget it, recreate on demand. */
+	ours = t->srk_persistent && handle == TPM_SRK_PERSISTENT;
+	if (!ours && (r = open_persistent(t, handle, &tr)) < 0)
+		goto out;
+	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ours ? t->srk : tr, ESYS_TR_PASSWORD,
+	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &evicted);
 	if (rc != TSS2_RC_SUCCESS) {
-		if (!ours)
-			Esys_TR_Close(t->esys, &tr);
-		return tss_owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
+		r = tss_owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
+		goto out;
 	}
-	/* ESAPI keeps the evicted object's ESYS_TR (and returns
-	 * ESYS_TR_NONE in `out`): closing it is ours to do. */
-	Esys_TR_Close(t->esys, &tr);
+	/* ESAPI keeps the evicted object's ESYS_TR (and returns ESYS_TR_NONE
+	 * in `evicted`, closed below should a version return one): closing
+	 * it is ours to do, for our SRK copy through tss_srk_drop(). */
 	if (ours) {
 		tss_drop_session(t, 1);
-		tss_srk_drop(t, 0);
+		tss_srk_drop(t, 1);
 	}
-	return 0;
+	r = 0;
+out:
+	tss_close(t, &tr);
+	tss_close(t, &evicted);
+	return r;
 }
-

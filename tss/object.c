@@ -33,6 +33,9 @@ int
 tss_curve_params(enum tpm_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash,
     size_t *ret_len)
 {
+	*ret_id = 0;
+	*ret_hash = 0;
+	*ret_len = 0;
 	switch (curve) {
 	case TPM_CURVE_P256:
 		*ret_id = TPM2_ECC_NIST_P256;
@@ -102,17 +105,19 @@ tss_object_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret)
 int
 tss_marshal_public(const TPM2B_PUBLIC *pub, uint8_t **ret, size_t *ret_len)
 {
-	uint8_t buf[sizeof(TPM2B_PUBLIC)];
+	uint8_t buf[sizeof(TPM2B_PUBLIC)], *p;
 	size_t off = 0;
 	TSS2_RC rc;
 
+	*ret = NULL;
+	*ret_len = 0;
 	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "marshaling a public area");
-	*ret = malloc(off);
-	if (*ret == NULL)
+	if ((p = malloc(off)) == NULL)
 		return tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-	memcpy(*ret, buf, off);
+	memcpy(p, buf, off);
+	*ret = p;
 	*ret_len = off;
 	return 0;
 }
@@ -120,23 +125,26 @@ tss_marshal_public(const TPM2B_PUBLIC *pub, uint8_t **ret, size_t *ret_len)
 int
 tss_marshal_private(const TPM2B_PRIVATE *priv, uint8_t **ret, size_t *ret_len)
 {
-	uint8_t buf[sizeof(TPM2B_PRIVATE)];
+	uint8_t buf[sizeof(TPM2B_PRIVATE)], *p;
 	size_t off = 0;
 	TSS2_RC rc;
-	int r = 0;
+	int r;
 
+	*ret = NULL;
+	*ret_len = 0;
 	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "marshaling a private area");
 		goto out;
 	}
-	*ret = malloc(off);
-	if (*ret == NULL) {
+	if ((p = malloc(off)) == NULL) {
 		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
 		goto out;
 	}
-	memcpy(*ret, buf, off);
+	memcpy(p, buf, off);
+	*ret = p;
 	*ret_len = off;
+	r = 0;
 out:
 	explicit_bzero(buf, sizeof(buf));
 	return r;
@@ -182,6 +190,7 @@ tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpm_curve *ret)
 {
 	enum tpm_curve c;
 
+	*ret = TPM_CURVE_NONE;
 	if (pub->publicArea.type != TPM2_ALG_ECC)
 		return tpmid_seterr(TPMID_E_CURVE, "not an ECC key (TPM key type 0x%04x)",
 		    (unsigned)pub->publicArea.type);

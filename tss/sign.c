@@ -29,6 +29,8 @@ sig_to_der(const TPMT_SIGNATURE *sig, uint8_t **ret, size_t *ret_len)
 	uint8_t *der = NULL, *p;
 	int len, r;
 
+	*ret = NULL;
+	*ret_len = 0;
 	if (sig->sigAlg != TPM2_ALG_ECDSA)
 		return tpmid_seterr(TPMID_E_TPM, "TPM returned a 0x%04x signature, not ECDSA",
 		    (unsigned)sig->sigAlg);
@@ -108,6 +110,29 @@ da_detail(struct tpm *t, int err)
 	return err;
 }
 
+/* No PIN: empty password (Part 1 §19.8.4); nothing secret on the bus, so
+ * no session and the TPM's own speed. */
+static int
+sign_nopin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH hash,
+    TPMT_SIGNATURE *ret)
+{
+	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA, .details.ecdsa.hashAlg = hash };
+	TPMT_TK_HASHCHECK validation = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
+	TPMT_SIGNATURE *sig = NULL;
+	TSS2_RC rc;
+
+	memset(ret, 0, sizeof(*ret));
+	rc = Esys_Sign(t->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, d, &scheme,
+	    &validation, &sig);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_rc_err(rc, 0, "TPM2_Sign");
+	*ret = *sig;
+	Esys_Free(sig);
+	return 0;
+}
+
+/* A PIN: tpmid's salted HMAC session (tss/session.c), started on first
+ * use and kept in struct tpm. */
 static int
 sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH hash,
     const struct secret *pin, TPMT_SIGNATURE *sig)
@@ -116,6 +141,7 @@ sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH 
 	TSS2_RC rc;
 	int r;
 
+	memset(sig, 0, sizeof(*sig));
 	if (t->sess == NULL) {
 		if ((r = tss_srk_ensure(t)) < 0)
 			return r;
@@ -140,21 +166,17 @@ int
 tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_len,
     const struct secret *pin, uint8_t **ret_der, size_t *ret_der_len)
 {
-	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
-	TPMT_TK_HASHCHECK validation = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
-	TPMT_SIGNATURE *esig = NULL, sig;
+	TPMT_SIGNATURE sig;
 	TPM2B_DIGEST d = { 0 };
 	TPMI_ECC_CURVE cid = 0;
 	TPMI_ALG_HASH hash = 0;
 	size_t dlen = 0;
-	TSS2_RC rc;
 	int r, plen;
 
 	*ret_der = NULL;
 	*ret_der_len = 0;
-	if (k->gen != t->gen || t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET,
-		    "the key was loaded before the TPM connection was reset; load it again");
+	if ((r = tss_key_current(t, k)) < 0)
+		return r;
 	if ((r = tss_curve_params(k->curve, &cid, &hash, &dlen)) < 0)
 		return r;
 	if (digest_len != dlen)
@@ -166,22 +188,11 @@ tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_
 	d.size = (UINT16)dlen;
 	memcpy(d.buffer, digest, dlen);
 
-	if (plen > 0) {
+	if (plen > 0)
 		r = sign_pin(t, k, &d, hash, pin, &sig);
-	} else {
-		/* No PIN: empty password (Part 1 §19.8.4); nothing secret on
-		 * the bus, so no session and the TPM's own speed. */
-		scheme.details.ecdsa.hashAlg = hash;
-		rc = Esys_Sign(t->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-		    &validation, &esig);
-		if (rc != TSS2_RC_SUCCESS)
-			r = tss_rc_err(rc, 0, "TPM2_Sign");
-		else {
-			sig = *esig;
-			r = 0;
-		}
-		Esys_Free(esig);
-	}
+	else
+		r = sign_nopin(t, k, &d, hash, &sig);
+	/* The TPM says "bad auth" in both cases; what it means differs. */
 	if (r == TPMID_E_BADPIN && plen == 0)
 		return tpmid_seterr(TPMID_E_NEEDPIN, "this key needs a PIN");
 	if ((r == TPMID_E_BADPIN && !k->noda) || r == TPMID_E_LOCKOUT)

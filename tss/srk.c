@@ -83,15 +83,17 @@ srk_try_persistent(struct tpm *t)
 	if (rc != TSS2_RC_SUCCESS) {
 		/* Nothing there is the common case; other errors are real. */
 		if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-			return 0;
-		return tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
+			r = 0;
+		else
+			r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
+		goto out;
 	}
 	if ((r = tss_tr_name(t, tr, &name)) < 0)
 		goto out;
 	/* Spare the ReadPublic round trip for an object that is not ours;
 	 * tss_srk_trust() makes the decision. */
 	if (timingsafe_memeq(name.name, name.size, t->hint, t->hint_len) != 0) {
-		r = 0; /* not ours: fall back to CreatePrimary */
+		r = 0; /* not ours: the caller falls back to CreatePrimary */
 		goto out;
 	}
 	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
@@ -99,13 +101,11 @@ srk_try_persistent(struct tpm *t)
 		r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
 		goto out;
 	}
-	r = tss_srk_trust(pub, &name, t->hint, t->hint_len);
-	if (r == TPMID_E_MISMATCH) {
-		r = 0; /* not ours: fall back to CreatePrimary */
+	if ((r = tss_srk_trust(pub, &name, t->hint, t->hint_len)) < 0) {
+		if (r == TPMID_E_MISMATCH)
+			r = 0; /* not ours, as above */
 		goto out;
 	}
-	if (r < 0)
-		goto out;
 	t->srk = tr;
 	tr = ESYS_TR_NONE;
 	t->srk_persistent = 1;
@@ -114,8 +114,7 @@ srk_try_persistent(struct tpm *t)
 	r = 0;
 out:
 	Esys_Free(pub);
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
+	tss_close(t, &tr);
 	return r;
 }
 
@@ -130,13 +129,14 @@ tss_srk_ensure(struct tpm *t)
 	TPM2B_DIGEST *ch = NULL;
 	TPMT_TK_CREATION *ct = NULL;
 	ESYS_TR tr = ESYS_TR_NONE;
+	TPM2B_NAME name;
 	TSS2_RC rc;
 	int r;
 
 	if (t->srk != ESYS_TR_NONE)
 		return 0;
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
+	if ((r = tss_connected(t)) < 0)
+		return r;
 	if (t->hint_len > 0) {
 		if ((r = srk_try_persistent(t)) < 0)
 			return r;
@@ -149,15 +149,15 @@ tss_srk_ensure(struct tpm *t)
 		r = tss_owner_err(rc, "creating the storage root key (TPM2_CreatePrimary)");
 		goto out;
 	}
-	if ((r = tss_tr_name(t, tr, &t->srk_name)) < 0)
+	if ((r = tss_tr_name(t, tr, &name)) < 0)
 		goto out;
-	t->srk_pub = *pub;
 	t->srk = tr;
 	tr = ESYS_TR_NONE;
+	t->srk_name = name;
+	t->srk_pub = *pub;
 	r = 0;
 out:
-	if (tr != ESYS_TR_NONE)
-		tss_flush(t, &tr);
+	tss_flush(t, &tr);
 	Esys_Free(pub);
 	Esys_Free(cd);
 	Esys_Free(ch);
@@ -196,7 +196,7 @@ tpm_srk_persist(struct tpm *t)
 	ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE;
 	TPM2B_NAME name;
 	TSS2_RC rc;
-	int r, exists;
+	int r, exists = 0;
 
 	if ((r = tss_srk_ensure(t)) < 0)
 		return r;
@@ -207,8 +207,10 @@ tpm_srk_persist(struct tpm *t)
 	if (exists) {
 		rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
 		    ESYS_TR_NONE, &tr);
-		if (rc != TSS2_RC_SUCCESS)
-			return tss_rc_err(rc, 0, "reading persistent handle 0x81000001");
+		if (rc != TSS2_RC_SUCCESS) {
+			r = tss_rc_err(rc, 0, "reading persistent handle 0x81000001");
+			goto out;
+		}
 		if ((r = tss_tr_name(t, tr, &name)) < 0)
 			goto out;
 		if (timingsafe_memeq(name.name, name.size, t->srk_name.name, t->srk_name.size) != 0) {
@@ -233,20 +235,21 @@ tpm_srk_persist(struct tpm *t)
 	}
 	tss_flush(t, &t->srk);
 	t->srk = ptr;
+	ptr = ESYS_TR_NONE;
 	t->srk_persistent = 1;
 	r = 0;
 out:
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
+	tss_close(t, &tr);
+	tss_close(t, &ptr);
 	return r;
 }
 
 void
 tss_srk_drop(struct tpm *t, int flush)
 {
-	if (t->srk != ESYS_TR_NONE && flush && t->esys != NULL) {
+	if (flush && t->esys != NULL) {
 		if (t->srk_persistent)
-			Esys_TR_Close(t->esys, &t->srk);
+			tss_close(t, &t->srk);
 		else
 			tss_flush(t, &t->srk);
 	}

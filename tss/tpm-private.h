@@ -63,6 +63,12 @@ struct tpm_key {
 /* Flush a transient object or session and set *tr to ESYS_TR_NONE; the
  * ESYS_TR is closed even when the flush fails. No-op for ESYS_TR_NONE. */
 void tss_flush(struct tpm *t, ESYS_TR *tr);
+/* Close a persistent object's ESYS_TR (nothing is sent to the TPM) and set
+ * *tr to ESYS_TR_NONE. No-op for ESYS_TR_NONE. */
+void tss_close(struct tpm *t, ESYS_TR *tr);
+/* 0 when `t` is connected; TPMID_E_TPM_RESET naming the TCTI after a
+ * failed tpm_reconnect(). */
+int tss_connected(const struct tpm *t);
 /* The name ESAPI holds for `tr` (for a key: computed from the public area
  * it read when the ESYS_TR was made). */
 int tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *ret);
@@ -96,6 +102,13 @@ void tss_srk_drop(struct tpm *t, int flush);
  * when `pub` does not hash to `name`. */
 int tss_srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *recorded,
     size_t recorded_len);
+
+/* ---- tss/key.c ----------------------------------------------------- */
+
+/* 0 when `k` was loaded on t's current connection; TPMID_E_TPM_RESET
+ * ("load it again") when it predates a tpm_reconnect() or `t` is not
+ * connected. */
+int tss_key_current(const struct tpm *t, const struct tpm_key *k);
 
 /* ---- tss/import.c -------------------------------------------------- */
 

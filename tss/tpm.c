@@ -90,18 +90,19 @@ connect_tpm(struct tpm *t)
 	saved = errno;
 	if (rc != TSS2_RC_SUCCESS) {
 		t->tcti = NULL;
-		return no_tpm(t, rc, saved);
+		r = no_tpm(t, rc, saved);
+		goto out;
 	}
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->esys = NULL;
 		r = tss_rc_err(rc, TSS_RC_OPEN, "initializing ESAPI");
-		goto fail;
+		goto out;
 	}
 	rc = Esys_GetSysContext(t->esys, &t->sys);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, TSS_RC_OPEN, "getting the SAPI context");
-		goto fail;
+		goto out;
 	}
 	/* Part 3 §9.3: Startup(CLEAR) on a started TPM answers
 	 * TPM_RC_INITIALIZE, which is what we expect almost always (firmware,
@@ -121,11 +122,14 @@ connect_tpm(struct tpm *t)
 			r = no_tpm(t, rc, saved);
 		else
 			r = tss_rc_err(rc, TSS_RC_OPEN, "TPM2_Startup");
-		goto fail;
+		goto out;
 	}
-	return 0;
-fail:
-	disconnect(t);
+	r = 0;
+out:
+	/* Half a connection is no connection: t->esys == NULL is what the
+	 * rest of tss/ checks (tss_connected()). */
+	if (r < 0)
+		disconnect(t);
 	return r;
 }
 
@@ -194,18 +198,27 @@ tpm_probe(struct tpm *t)
 	TPM2B_PUBLIC *pub = NULL;
 	TPM2B_NAME *name = NULL;
 	TSS2_RC rc;
-	int same;
+	int r;
 
 	if (t->esys == NULL || t->srk == ESYS_TR_NONE)
 		return TPMID_E_TPM_RESET;
+	/* The name comes from the TPM here (not from ESAPI's copy of the
+	 * public area): a reset TPM answers with another key or none. */
 	rc = Esys_ReadPublic(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
 	    &name, NULL);
-	if (rc != TSS2_RC_SUCCESS)
-		return TPMID_E_TPM_RESET;
-	same = timingsafe_memeq(name->name, name->size, t->srk_name.name, t->srk_name.size) == 0;
+	if (rc != TSS2_RC_SUCCESS) {
+		r = TPMID_E_TPM_RESET;
+		goto out;
+	}
+	if (timingsafe_memeq(name->name, name->size, t->srk_name.name, t->srk_name.size) != 0) {
+		r = TPMID_E_TPM_RESET;
+		goto out;
+	}
+	r = 0;
+out:
 	Esys_Free(pub);
 	Esys_Free(name);
-	return same ? 0 : TPMID_E_TPM_RESET;
+	return r;
 }
 
 /* ---- objects and handles --------------------------------------------- */
@@ -226,16 +239,36 @@ tss_flush(struct tpm *t, ESYS_TR *tr)
 	*tr = ESYS_TR_NONE;
 }
 
+/* Persistent objects are not flushed, only their ESYS_TR is closed
+ * (nothing is sent to the TPM, so this cannot fail for a known ESYS_TR). */
+void
+tss_close(struct tpm *t, ESYS_TR *tr)
+{
+	if (*tr == ESYS_TR_NONE)
+		return;
+	(void)Esys_TR_Close(t->esys, tr);
+	*tr = ESYS_TR_NONE;
+}
+
 int
-tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *out)
+tss_connected(const struct tpm *t)
+{
+	if (t->esys == NULL)
+		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
+	return 0;
+}
+
+int
+tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *ret)
 {
 	TPM2B_NAME *n = NULL;
 	TSS2_RC rc;
 
+	memset(ret, 0, sizeof(*ret));
 	rc = Esys_TR_GetName(t->esys, tr, &n);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "reading an object's name");
-	*out = *n;
+	*ret = *n;
 	Esys_Free(n);
 	return 0;
 }
@@ -255,18 +288,20 @@ tss_owner_err(TSS2_RC rc, const char *what)
 }
 
 int
-tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *out, int *more)
+tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *ret, int *ret_more)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more_data = 0;
 	TSS2_RC rc;
 
+	memset(ret, 0, sizeof(*ret));
+	*ret_more = 0;
 	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
 	    first, TPM2_MAX_CAP_HANDLES, &more_data, &cap);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "listing TPM handles (TPM2_GetCapability)");
-	*out = cap->data.handles;
-	*more = more_data == TPM2_YES;
+	*ret = cap->data.handles;
+	*ret_more = more_data == TPM2_YES;
 	Esys_Free(cap);
 	return 0;
 }
@@ -293,8 +328,8 @@ tpm_transient_count(struct tpm *t, unsigned *ret)
 	int more, r;
 
 	*ret = 0;
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
+	if ((r = tss_connected(t)) < 0)
+		return r;
 	for (;;) {
 		if ((r = tss_get_handles(t, from, &l, &more)) < 0)
 			return r;
@@ -322,20 +357,27 @@ tss_start_decrypt_session(struct tpm *t, ESYS_TR *ret)
 {
 	ESYS_TR s = ESYS_TR_NONE;
 	TSS2_RC rc;
+	int r;
 
 	*ret = ESYS_TR_NONE;
 	rc = Esys_StartAuthSession(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
 	    ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym, TPM2_ALG_SHA256, &s);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
+	if (rc != TSS2_RC_SUCCESS) {
+		r = tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
+		goto out;
+	}
 	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
 	    0xff);
 	if (rc != TSS2_RC_SUCCESS) {
-		tss_flush(t, &s);
-		return tss_rc_err(rc, 0, "setting session attributes");
+		r = tss_rc_err(rc, 0, "setting session attributes");
+		goto out;
 	}
 	*ret = s;
-	return 0;
+	s = ESYS_TR_NONE;
+	r = 0;
+out:
+	tss_flush(t, &s);
+	return r;
 }
 
 void
