@@ -177,6 +177,26 @@ test_wrap_binds_name(void **state)
 	assert_memory_not_equal(da.buffer + 2, db.buffer + 2, 32);
 }
 
+/* The wrapper is AES-128: any other key length is a caller bug, refused. */
+static void
+test_wrap_refuses_other_key_sizes(void **state)
+{
+	TPM2B_SENSITIVE sens;
+	TPM2B_NAME name = { 0 };
+	TPM2B_DATA key = { 0 };
+	TPM2B_PRIVATE dup = { 0 };
+
+	(void)state;
+	make_sensitive("", &sens);
+	name.size = sizeof(RFC6979_NAME);
+	memcpy(name.name, RFC6979_NAME, name.size);
+	key.size = 32;
+	assert_int_equal(tss_inner_wrap(&sens, &name, &key, &dup), TPMID_E_INVAL);
+	assert_int_equal(dup.size, 0);
+	key.size = 0;
+	assert_int_equal(tss_inner_wrap(&sens, &name, &key, &dup), TPMID_E_INVAL);
+}
+
 int
 main(void)
 {
@@ -184,6 +204,7 @@ main(void)
 		cmocka_unit_test(test_wrap_without_pin),
 		cmocka_unit_test(test_wrap_with_pin),
 		cmocka_unit_test(test_wrap_binds_name),
+		cmocka_unit_test(test_wrap_refuses_other_key_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
