@@ -14,7 +14,6 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "tss/rc.h"
-#include "tss/session.h"
 #include "tss/tpm-private.h"
 
 /* The H-2 template (TPM2 key-file convention, "ECC with empty unique"): ECC
@@ -88,6 +87,10 @@ srk_try_persistent(struct tpm *t)
 			r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
 		goto out;
 	}
+	/* ESAPI took this name and a public area from the TPM2_ReadPublic it
+	 * sent to make the ESYS_TR (and salts the keygen/import sessions with
+	 * that area); ours, for the PIN sessions, comes from a second
+	 * ReadPublic below. */
 	if ((r = tss_tr_name(t, tr, &name)) < 0)
 		goto out;
 	/* Spare the ReadPublic round trip for an object that is not ours;

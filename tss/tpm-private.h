@@ -8,9 +8,12 @@
  * tss/import.c  TPM2_Import and its inner duplication wrapper
  * tss/key.c     keygen, load, free, persist, evict
  * tss/sign.c    TPM2_Sign and what a failed authorization means
+ * (tss/rc.h and tss/session.h are the TSS2_RC mapping and tpmid's own
+ * HMAC session, each with its own header.)
  *
  * Functions here follow tpm.h's rules: 0 or a negative TPMID_E_* with a
- * detail set, outputs written only on success unless said otherwise. */
+ * detail set (unless said otherwise); outputs are cleared on entry and
+ * set only on success. */
 #ifndef TPMID_TSS_TPM_PRIVATE_H
 #define TPMID_TSS_TPM_PRIVATE_H
 
@@ -69,8 +72,9 @@ void tss_close(struct tpm *t, ESYS_TR *tr);
 /* 0 when `t` is connected; TPMID_E_TPM_RESET naming the TCTI after a
  * failed tpm_reconnect(). */
 int tss_connected(const struct tpm *t);
-/* The name ESAPI holds for `tr` (for a key: computed from the public area
- * it read when the ESYS_TR was made). */
+/* The name ESAPI holds for `tr` (from the TPM's answer when the ESYS_TR
+ * was made: CreatePrimary, Load, or the ReadPublic of
+ * Esys_TR_FromTPMPublic). */
 int tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *ret);
 /* tss_rc_err() for owner-authorized commands: a failed authorization there
  * means the owner hierarchy has a password (TPMID_E_PERM), not a bad PIN. */
@@ -91,8 +95,7 @@ void tss_drop_session(struct tpm *t, int flush);
 
 /* Make t->srk usable: already loaded, the persisted copy when
  * tss_srk_trust() accepts it, else TPM2_CreatePrimary with the H-2
- * template. TPMID_E_TPM_RESET when not connected; TPMID_E_PERM when the
- * owner hierarchy has a password. */
+ * template. Errors as tpm_srk_name(). */
 int tss_srk_ensure(struct tpm *t);
 /* Forget the SRK; with `flush`, flush it (transient) or close its ESYS_TR
  * (persisted copy) first. Without: the connection is gone. */
@@ -115,8 +118,9 @@ int tss_key_current(const struct tpm *t, const struct tpm_key *k);
 /* The inner duplication wrapper of Part 1 §23.3.2.3 for an object with
  * nameAlg SHA-256, under the AES-128 key `key` (16 bytes, IV zero, CFB):
  *   *out = AES-128-CFB(TPM2B(SHA-256(TPM2B_SENSITIVE || name)) || TPM2B_SENSITIVE)
- * TPMID_E_TOOBIG when the result would not fit a TPM2B_PRIVATE. Every
- * plaintext copy made here is wiped; the caller wipes `sens` and `key`. */
+ * TPMID_E_INVAL for a key that is not 16 bytes, TPMID_E_TOOBIG when the
+ * result would not fit a TPM2B_PRIVATE. Every plaintext copy made here is
+ * wiped; the caller wipes `sens` and `key`. */
 int tss_inner_wrap(const TPM2B_SENSITIVE *sens, const TPM2B_NAME *name, const TPM2B_DATA *key,
     TPM2B_PRIVATE *out);
 
@@ -143,7 +147,8 @@ int tss_unmarshal_public(const uint8_t *p, size_t len, TPM2B_PUBLIC *out);
 int tss_unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out);
 /* A signing key's public area: ECC on P-256 or P-384 (TPMID_E_CURVE). */
 int tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpm_curve *ret);
-/* 1 when both public areas marshal to the same bytes, else 0. */
+/* 1 when both public areas marshal to the same bytes, else 0 (also when
+ * either does not marshal). */
 int tss_same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b);
 
 #endif
