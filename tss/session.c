@@ -93,41 +93,47 @@ tss_crypto_free(struct tss_crypto *c)
 }
 
 static int
-sha256(struct tss_crypto *c, const struct chunk *v, size_t n, uint8_t out[SESSION_HASH_LEN])
+sha256(struct tss_crypto *c, const struct chunk *v, size_t n, uint8_t ret[SESSION_HASH_LEN])
 {
 	unsigned int len = 0;
 	size_t i;
+	int r = TPMID_E_TPM;
 
 	if (!EVP_DigestInit_ex(c->md, c->sha256, NULL))
-		goto fail;
+		goto out;
 	for (i = 0; i < n; i++)
 		if (v[i].len > 0 && !EVP_DigestUpdate(c->md, v[i].p, v[i].len))
-			goto fail;
-	if (!EVP_DigestFinal_ex(c->md, out, &len) || len != SESSION_HASH_LEN)
-		goto fail;
-	return 0;
-fail:
-	return tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
+			goto out;
+	if (!EVP_DigestFinal_ex(c->md, ret, &len) || len != SESSION_HASH_LEN)
+		goto out;
+	r = 0;
+out:
+	if (r < 0)
+		tpmid_seterr(r, "OpenSSL: SHA-256 failed");
+	return r;
 }
 
 static int
 hmac256(struct tss_crypto *c, const uint8_t *key, size_t key_len, const struct chunk *v, size_t n,
-    uint8_t out[SESSION_HASH_LEN])
+    uint8_t ret[SESSION_HASH_LEN])
 {
 	size_t len = 0, i;
+	int r = TPMID_E_TPM;
 
 	/* HMAC with an empty key is legal (unsalted unbound sessions); OpenSSL
 	 * wants a non-NULL pointer for it. */
 	if (!EVP_MAC_init(c->mac, key_len ? key : (const uint8_t *)"", key_len, NULL))
-		goto fail;
+		goto out;
 	for (i = 0; i < n; i++)
 		if (v[i].len > 0 && !EVP_MAC_update(c->mac, v[i].p, v[i].len))
-			goto fail;
-	if (!EVP_MAC_final(c->mac, out, &len, SESSION_HASH_LEN) || len != SESSION_HASH_LEN)
-		goto fail;
-	return 0;
-fail:
-	return tpmid_seterr(TPMID_E_TPM, "OpenSSL: HMAC-SHA256 failed");
+			goto out;
+	if (!EVP_MAC_final(c->mac, ret, &len, SESSION_HASH_LEN) || len != SESSION_HASH_LEN)
+		goto out;
+	r = 0;
+out:
+	if (r < 0)
+		tpmid_seterr(r, "OpenSSL: HMAC-SHA256 failed");
+	return r;
 }
 
 static void
@@ -277,6 +283,8 @@ make_salt(struct tss_crypto *c, const TPMT_PUBLIC *key_pub, uint8_t salt[SESSION
 	TSS2_RC rc;
 	int r;
 
+	memset(salt, 0, SESSION_HASH_LEN);
+	memset(enc, 0, sizeof(*enc));
 	if (key_pub->type != TPM2_ALG_ECC || key_pub->nameAlg != TPM2_ALG_SHA256)
 		return tpmid_seterr(TPMID_E_CURVE, "the storage root key is not an ECC key with SHA-256");
 	if ((r = curve_info(key_pub->parameters.eccDetail.curveID, &group, &flen)) < 0)
@@ -324,9 +332,9 @@ tss_session_start(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, TPM2_HANDLE tpm_k
 	/* symmetric NULL: TPM2_Sign carries nothing secret in its
 	 * parameters; the PIN itself never travels, only HMACs keyed by it. */
 	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
-	uint8_t salt[SESSION_HASH_LEN];
+	uint8_t salt[SESSION_HASH_LEN] = { 0 };
 	TSS2_RC rc;
-	int r, i;
+	int r, i, started = 0;
 
 	*ret = NULL;
 	s = calloc(1, sizeof(*s));
@@ -350,18 +358,20 @@ tss_session_start(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, TPM2_HANDLE tpm_k
 		r = tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
 		goto out;
 	}
+	started = 1;
 	/* Part 1 §19.6.10, unbound: sessionKey = KDFa(authHash, salt, "ATH",
 	 * nonceTPM, nonceCaller, digest bits). */
-	if ((r = kdfa256(c, salt, sizeof(salt), "ATH", &s->nonce_tpm, &s->nonce_caller, s->key)) < 0) {
-		Tss2_Sys_FlushContext(sys, s->handle);
+	if ((r = kdfa256(c, salt, sizeof(salt), "ATH", &s->nonce_tpm, &s->nonce_caller, s->key)) < 0)
 		goto out;
-	}
 	*ret = s;
 	s = NULL;
 	r = 0;
 out:
 	OPENSSL_cleanse(salt, sizeof(salt));
-	tss_session_free(s);
+	if (started)
+		tss_session_flush(sys, s); /* a session we cannot use: give the slot back */
+	else
+		tss_session_free(s);
 	return r;
 }
 

@@ -1,11 +1,15 @@
-/* tss/tpm.c: the TPM as tpmid uses it, through tpm2-tss ESAPI (and SAPI
- * underneath for the PIN-sign fast path, see tss/session.c).
+/* tss/tpm.c: the connection to the TPM as tpmid uses it, through tpm2-tss
+ * ESAPI (and SAPI underneath for the PIN-sign fast path, see
+ * tss/session.c): open, close, reconnect, probe; flushing and listing
+ * handles; the sessions struct tpm owns. The SRK, keys, import and sign
+ * live in the files tss/tpm-private.h lists.
  *
- * Ownership rules: every ESYS_TR this file creates is flushed (transient)
- * or closed (persistent) by the function that made it on failure, or by
- * tpm_key_free()/tpm_close() later. After tpm_reconnect() the old handles
- * are neither flushed nor closed: the TPM (or the connection) that knew them
- * is gone, and a handle number may already belong to somebody else. */
+ * Ownership rules (all of tss/): every ESYS_TR a function creates is
+ * flushed (transient) or closed (persistent) by that function on failure,
+ * or by tpm_key_free()/tpm_close() later. After tpm_reconnect() the old
+ * handles are neither flushed nor closed: the TPM (or the connection) that
+ * knew them is gone, and a handle number may already belong to somebody
+ * else. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,15 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/rand.h>
 #include <tss2/tss2_esys.h>
-#include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
@@ -30,78 +26,9 @@
 #include "common/util.h"
 #include "tss/rc.h"
 #include "tss/session.h"
-#include "tss/tpm.h"
+#include "tss/tpm-private.h"
 
 #define STARTUP_RETRIES 10
-/* Part 2 §7.2 handle ranges. Spelled out: the tss2 header macros shift a
- * signed int into the sign bit (undefined behaviour under UBSan). */
-#define TRANSIENT_FIRST 0x80000000u
-#define PERSISTENT_FIRST 0x81000000u
-#define PERSISTENT_LAST 0x81FFFFFFu
-#define PIN_MAX 32 /* authValue <= digest size of the key's nameAlg (SHA-256), Part 1 §19.6.5 */
-
-struct tpm {
-	char *tcti_conf;
-	TSS2_TCTI_CONTEXT *tcti;
-	ESYS_CONTEXT *esys;
-	TSS2_SYS_CONTEXT *sys; /* owned by esys */
-	unsigned gen;          /* bumped by tpm_reconnect(); keys carry the value they were made in */
-
-	ESYS_TR srk; /* ESYS_TR_NONE until first use */
-	int srk_persistent;
-	TPM2B_NAME srk_name;
-	TPM2B_PUBLIC srk_pub;
-	uint8_t hint[TPM_NAME_MAX];
-	size_t hint_len;
-
-	struct tss_crypto *crypto;
-	struct tss_session *sess; /* salted HMAC session for PIN signs, kept open */
-};
-
-struct tpm_key {
-	ESYS_TR tr;
-	TPM2_HANDLE handle;
-	TPM2B_NAME name;
-	enum tpm_curve curve;
-	int persistent;
-	int noda;
-	unsigned gen;
-};
-
-/* The H-2 template (TPM2 key-file convention, "ECC with empty unique"): ECC
- * P-256, SHA-256, AES-128-CFB, restricted decrypt, noDA, zero-length unique.
- * Every field matters: the primary is derived from the owner seed and this
- * template (Part 1 §27.7), so any difference gives another key. */
-static const TPM2B_PUBLIC srk_template = {
-	.publicArea = {
-		.type = TPM2_ALG_ECC,
-		.nameAlg = TPM2_ALG_SHA256,
-		.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-		    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-		    TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
-		.parameters.eccDetail = {
-			.symmetric = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128,
-			    .mode.aes = TPM2_ALG_CFB },
-			.scheme = { .scheme = TPM2_ALG_NULL },
-			.curveID = TPM2_ECC_NIST_P256,
-			.kdf = { .scheme = TPM2_ALG_NULL },
-		},
-	},
-};
-
-static const TPMT_SYM_DEF session_sym = {
-	.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB
-};
-
-void
-tpm_blob_clear(struct tpm_blob *b)
-{
-	if (b == NULL)
-		return;
-	free(b->pub);
-	freezero(b->priv, b->priv_len);
-	memset(b, 0, sizeof(*b));
-}
 
 const char *
 tpm_tcti_default(const char *conf)
@@ -120,45 +47,6 @@ const char *
 tpm_tcti(const struct tpm *t)
 {
 	return t->tcti_conf;
-}
-
-static int
-curve_params(enum tpm_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash, size_t *ret_len)
-{
-	switch (curve) {
-	case TPM_CURVE_P256:
-		*ret_id = TPM2_ECC_NIST_P256;
-		*ret_hash = TPM2_ALG_SHA256;
-		*ret_len = 32;
-		return 0;
-	case TPM_CURVE_P384:
-		*ret_id = TPM2_ECC_NIST_P384;
-		*ret_hash = TPM2_ALG_SHA384;
-		*ret_len = 48;
-		return 0;
-	default:
-		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve (use NIST P-256 or P-384)");
-	}
-}
-
-static enum tpm_curve
-curve_from_tpm(TPMI_ECC_CURVE id)
-{
-	switch (id) {
-	case TPM2_ECC_NIST_P256: return TPM_CURVE_P256;
-	case TPM2_ECC_NIST_P384: return TPM_CURVE_P384;
-	default: return TPM_CURVE_NONE;
-	}
-}
-
-static int
-pin_len(const struct secret *pin)
-{
-	if (pin == NULL || pin->len == 0)
-		return 0;
-	if (pin->len > PIN_MAX)
-		return tpmid_seterr(TPMID_E_INVAL, "PIN too long (at most %d bytes)", PIN_MAX);
-	return (int)pin->len;
 }
 
 /* ---- connection ------------------------------------------------------ */
@@ -202,18 +90,19 @@ connect_tpm(struct tpm *t)
 	saved = errno;
 	if (rc != TSS2_RC_SUCCESS) {
 		t->tcti = NULL;
-		return no_tpm(t, rc, saved);
+		r = no_tpm(t, rc, saved);
+		goto out;
 	}
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		t->esys = NULL;
 		r = tss_rc_err(rc, TSS_RC_OPEN, "initializing ESAPI");
-		goto fail;
+		goto out;
 	}
 	rc = Esys_GetSysContext(t->esys, &t->sys);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, TSS_RC_OPEN, "getting the SAPI context");
-		goto fail;
+		goto out;
 	}
 	/* Part 3 §9.3: Startup(CLEAR) on a started TPM answers
 	 * TPM_RC_INITIALIZE, which is what we expect almost always (firmware,
@@ -233,11 +122,14 @@ connect_tpm(struct tpm *t)
 			r = no_tpm(t, rc, saved);
 		else
 			r = tss_rc_err(rc, TSS_RC_OPEN, "TPM2_Startup");
-		goto fail;
+		goto out;
 	}
-	return 0;
-fail:
-	disconnect(t);
+	r = 0;
+out:
+	/* Half a connection is no connection: t->esys == NULL is what the
+	 * rest of tss/ checks (tss_connected()). */
+	if (r < 0)
+		disconnect(t);
 	return r;
 }
 
@@ -274,40 +166,13 @@ out:
 	return r;
 }
 
-static void
-drop_session(struct tpm *t, int flush)
-{
-	if (t->sess == NULL)
-		return;
-	if (flush && t->sys != NULL)
-		tss_session_flush(t->sys, t->sess);
-	else
-		tss_session_free(t->sess);
-	t->sess = NULL;
-}
-
-static void
-drop_srk(struct tpm *t, int flush)
-{
-	if (t->srk != ESYS_TR_NONE && flush && t->esys != NULL) {
-		if (t->srk_persistent)
-			Esys_TR_Close(t->esys, &t->srk);
-		else
-			Esys_FlushContext(t->esys, t->srk);
-	}
-	t->srk = ESYS_TR_NONE;
-	t->srk_persistent = 0;
-	memset(&t->srk_name, 0, sizeof(t->srk_name));
-	memset(&t->srk_pub, 0, sizeof(t->srk_pub));
-}
-
 void
 tpm_close(struct tpm *t)
 {
 	if (t == NULL)
 		return;
-	drop_session(t, 1);
-	drop_srk(t, 1);
+	tss_drop_session(t, 1);
+	tss_srk_drop(t, 1);
 	disconnect(t);
 	tss_crypto_free(t->crypto);
 	free(t->tcti_conf);
@@ -320,8 +185,8 @@ tpm_reconnect(struct tpm *t)
 	/* Do not flush: after a TPM reset the handles are gone, and without a
 	 * resource manager the numbers may now name another client's
 	 * objects. Outstanding keys go stale through the generation. */
-	drop_session(t, 0);
-	drop_srk(t, 0);
+	tss_drop_session(t, 0);
+	tss_srk_drop(t, 0);
 	disconnect(t);
 	t->gen++;
 	return connect_tpm(t);
@@ -333,40 +198,85 @@ tpm_probe(struct tpm *t)
 	TPM2B_PUBLIC *pub = NULL;
 	TPM2B_NAME *name = NULL;
 	TSS2_RC rc;
-	int same;
+	int r;
 
 	if (t->esys == NULL || t->srk == ESYS_TR_NONE)
 		return TPMID_E_TPM_RESET;
+	/* The name comes from the TPM here (not from ESAPI's copy of the
+	 * public area): a reset TPM answers with another key or none. */
 	rc = Esys_ReadPublic(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
 	    &name, NULL);
-	if (rc != TSS2_RC_SUCCESS)
-		return TPMID_E_TPM_RESET;
-	same = timingsafe_memeq(name->name, name->size, t->srk_name.name, t->srk_name.size) == 0;
+	if (rc != TSS2_RC_SUCCESS) {
+		r = TPMID_E_TPM_RESET;
+		goto out;
+	}
+	if (timingsafe_memeq(name->name, name->size, t->srk_name.name, t->srk_name.size) != 0) {
+		r = TPMID_E_TPM_RESET;
+		goto out;
+	}
+	r = 0;
+out:
 	Esys_Free(pub);
 	Esys_Free(name);
-	return same ? 0 : TPMID_E_TPM_RESET;
+	return r;
 }
 
-/* ---- SRK ------------------------------------------------------------- */
+/* ---- objects and handles --------------------------------------------- */
 
-static int
-tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *out)
+/* Flush a transient object or session and forget its ESYS_TR. ESAPI drops
+ * an ESYS_TR only when TPM2_FlushContext succeeds; when it fails (the
+ * object was flushed behind our back, the TPM was reset, the link broke)
+ * the metadata would otherwise stay in the ESYS_CONTEXT until
+ * Esys_Finalize, which in the agent is never. Errors are not reported:
+ * callers flush while cleaning up and have nothing better to do. */
+void
+tss_flush(struct tpm *t, ESYS_TR *tr)
+{
+	if (*tr == ESYS_TR_NONE)
+		return;
+	if (Esys_FlushContext(t->esys, *tr) != TSS2_RC_SUCCESS)
+		(void)Esys_TR_Close(t->esys, tr);
+	*tr = ESYS_TR_NONE;
+}
+
+/* Persistent objects are not flushed, only their ESYS_TR is closed
+ * (nothing is sent to the TPM, so this cannot fail for a known ESYS_TR). */
+void
+tss_close(struct tpm *t, ESYS_TR *tr)
+{
+	if (*tr == ESYS_TR_NONE)
+		return;
+	(void)Esys_TR_Close(t->esys, tr);
+	*tr = ESYS_TR_NONE;
+}
+
+int
+tss_connected(const struct tpm *t)
+{
+	if (t->esys == NULL)
+		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
+	return 0;
+}
+
+int
+tss_tr_name(struct tpm *t, ESYS_TR tr, TPM2B_NAME *ret)
 {
 	TPM2B_NAME *n = NULL;
 	TSS2_RC rc;
 
+	memset(ret, 0, sizeof(*ret));
 	rc = Esys_TR_GetName(t->esys, tr, &n);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "reading an object's name");
-	*out = *n;
+	*ret = *n;
 	Esys_Free(n);
 	return 0;
 }
 
 /* Owner-authorized commands (CreatePrimary, EvictControl) use the empty
  * owner password; a failure there is not about any PIN. */
-static int
-owner_err(TSS2_RC rc, const char *what)
+int
+tss_owner_err(TSS2_RC rc, const char *what)
 {
 	int r = tss_rc_err(rc, 0, what);
 
@@ -377,1128 +287,35 @@ owner_err(TSS2_RC rc, const char *what)
 	return r;
 }
 
-/* Name = nameAlg || H_nameAlg(TPMT_PUBLIC) (Part 1 §16), computed here
- * rather than taken from the TPM. SHA-256 only; TPMID_E_MISMATCH otherwise. */
-static int
-public_name_sha256(const TPM2B_PUBLIC *pub, TPM2B_NAME *out)
-{
-	uint8_t buf[sizeof(TPMT_PUBLIC)];
-	size_t off = 0;
-	unsigned int dlen = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (pub->publicArea.nameAlg != TPM2_ALG_SHA256)
-		return TPMID_E_MISMATCH;
-	if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS ||
-	    !EVP_Digest(buf, off, out->name + 2, &dlen, EVP_sha256(), NULL))
-		return tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-	out->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	out->name[1] = (uint8_t)TPM2_ALG_SHA256;
-	out->size = (UINT16)(2 + dlen);
-	return 0;
-}
-
-/* Use the persisted SRK copy only when its name equals the H-2 name we
- * were told (DESIGN.md: the public area alone cannot tell H-2 apart). */
-static int
-srk_try_persistent(struct tpm *t)
-{
-	ESYS_TR tr = ESYS_TR_NONE;
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_NAME name, pub_name;
-	TSS2_RC rc;
-	int r;
-
-	rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &tr);
-	if (rc != TSS2_RC_SUCCESS) {
-		/* Nothing there is the common case; other errors are real. */
-		if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-			return 0;
-		return tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
-	}
-	if ((r = tr_name(t, tr, &name)) < 0)
-		goto out;
-	if (timingsafe_memeq(name.name, name.size, t->hint, t->hint_len) != 0) {
-		r = 0; /* not ours: fall back to CreatePrimary */
-		goto out;
-	}
-	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
-		goto out;
-	}
-	/* The public area salts every PIN session (and ESAPI keeps it for
-	 * the keygen/import sessions), yet it came from a second round trip
-	 * that nothing above ties to the name just checked: an interposer
-	 * could answer it with its own key and learn the session key. Bind
-	 * it to the hint by hashing it ourselves. */
-	if (public_name_sha256(pub, &pub_name) != 0 ||
-	    timingsafe_memeq(pub_name.name, pub_name.size, t->hint, t->hint_len) != 0) {
-		r = tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
-		    "returned does not match its name (TPM replies altered on the way?)");
-		goto out;
-	}
-	t->srk = tr;
-	tr = ESYS_TR_NONE;
-	t->srk_persistent = 1;
-	t->srk_name = name;
-	t->srk_pub = *pub;
-	r = 0;
-out:
-	Esys_Free(pub);
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
-	return r;
-}
-
-static int
-srk_ensure(struct tpm *t)
-{
-	TPM2B_SENSITIVE_CREATE insens = { 0 };
-	TPM2B_DATA outside = { 0 };
-	TPML_PCR_SELECTION pcr = { 0 };
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_CREATION_DATA *cd = NULL;
-	TPM2B_DIGEST *ch = NULL;
-	TPMT_TK_CREATION *ct = NULL;
-	ESYS_TR tr = ESYS_TR_NONE;
-	TSS2_RC rc;
-	int r;
-
-	if (t->srk != ESYS_TR_NONE)
-		return 0;
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
-	if (t->hint_len > 0) {
-		if ((r = srk_try_persistent(t)) < 0)
-			return r;
-		if (t->srk != ESYS_TR_NONE)
-			return 0;
-	}
-	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &insens, &srk_template, &outside, &pcr, &tr, &pub, &cd, &ch, &ct);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = owner_err(rc, "creating the storage root key (TPM2_CreatePrimary)");
-		goto out;
-	}
-	if ((r = tr_name(t, tr, &t->srk_name)) < 0)
-		goto out;
-	t->srk_pub = *pub;
-	t->srk = tr;
-	tr = ESYS_TR_NONE;
-	r = 0;
-out:
-	if (tr != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, tr);
-	Esys_Free(pub);
-	Esys_Free(cd);
-	Esys_Free(ch);
-	Esys_Free(ct);
-	return r;
-}
-
 int
-tpm_srk_name(struct tpm *t, const uint8_t **ret, size_t *ret_len)
-{
-	int r;
-
-	*ret = NULL;
-	*ret_len = 0;
-	if ((r = srk_ensure(t)) < 0)
-		return r;
-	*ret = t->srk_name.name;
-	*ret_len = t->srk_name.size;
-	return 0;
-}
-
-void
-tpm_srk_hint(struct tpm *t, const uint8_t *name, size_t len)
-{
-	if (name == NULL || len == 0 || len > sizeof(t->hint)) {
-		t->hint_len = 0;
-		return;
-	}
-	memcpy(t->hint, name, len);
-	t->hint_len = len;
-}
-
-static int
-get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *out, int *more)
+tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *ret, int *ret_more)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more_data = 0;
 	TSS2_RC rc;
 
+	memset(ret, 0, sizeof(*ret));
+	*ret_more = 0;
 	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
 	    first, TPM2_MAX_CAP_HANDLES, &more_data, &cap);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "listing TPM handles (TPM2_GetCapability)");
-	*out = cap->data.handles;
-	*more = more_data == TPM2_YES;
+	*ret = cap->data.handles;
+	*ret_more = more_data == TPM2_YES;
 	Esys_Free(cap);
 	return 0;
 }
 
-static int
-handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret)
+int
+tss_handle_exists(struct tpm *t, TPM2_HANDLE h, int *ret)
 {
 	TPML_HANDLE l;
 	int more, r;
 
 	*ret = 0;
-	if ((r = get_handles(t, h, &l, &more)) < 0)
+	if ((r = tss_get_handles(t, h, &l, &more)) < 0)
 		return r;
 	*ret = l.count > 0 && l.handle[0] == h;
-	return 0;
-}
-
-int
-tpm_srk_persist(struct tpm *t)
-{
-	ESYS_TR tr = ESYS_TR_NONE, ptr = ESYS_TR_NONE;
-	TPM2B_NAME name;
-	TSS2_RC rc;
-	int r, exists;
-
-	if ((r = srk_ensure(t)) < 0)
-		return r;
-	if (t->srk_persistent)
-		return 0;
-	if ((r = handle_exists(t, TPM_SRK_PERSISTENT, &exists)) < 0)
-		return r;
-	if (exists) {
-		rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
-		    ESYS_TR_NONE, &tr);
-		if (rc != TSS2_RC_SUCCESS)
-			return tss_rc_err(rc, 0, "reading persistent handle 0x81000001");
-		if ((r = tr_name(t, tr, &name)) < 0)
-			goto out;
-		if (timingsafe_memeq(name.name, name.size, t->srk_name.name, t->srk_name.size) != 0) {
-			r = tpmid_seterr(TPMID_E_HANDLE,
-			    "persistent handle 0x81000001 holds another object, not the H-2 storage "
-			    "root key; evict it ('tpm2_evictcontrol -c 0x81000001') or keep the SRK transient");
-			goto out;
-		}
-		/* A matching copy: switch to it and give the slot back. */
-		Esys_FlushContext(t->esys, t->srk);
-		t->srk = tr;
-		tr = ESYS_TR_NONE;
-		t->srk_persistent = 1;
-		r = 0;
-		goto out;
-	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM_SRK_PERSISTENT, &ptr);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = owner_err(rc, "persisting the storage root key at 0x81000001 (TPM2_EvictControl)");
-		goto out;
-	}
-	Esys_FlushContext(t->esys, t->srk);
-	t->srk = ptr;
-	t->srk_persistent = 1;
-	r = 0;
-out:
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
-	return r;
-}
-
-/* ---- marshaling helpers ---------------------------------------------- */
-
-static int
-marshal_public(const TPM2B_PUBLIC *pub, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t buf[sizeof(TPM2B_PUBLIC)];
-	size_t off = 0;
-	TSS2_RC rc;
-
-	rc = Tss2_MU_TPM2B_PUBLIC_Marshal(pub, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_rc_err(rc, 0, "marshaling a public area");
-	*ret = malloc(off);
-	if (*ret == NULL)
-		return tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-	memcpy(*ret, buf, off);
-	*ret_len = off;
-	return 0;
-}
-
-static int
-marshal_private(const TPM2B_PRIVATE *priv, uint8_t **ret, size_t *ret_len)
-{
-	uint8_t buf[sizeof(TPM2B_PRIVATE)];
-	size_t off = 0;
-	TSS2_RC rc;
-	int r = 0;
-
-	rc = Tss2_MU_TPM2B_PRIVATE_Marshal(priv, buf, sizeof(buf), &off);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "marshaling a private area");
-		goto out;
-	}
-	*ret = malloc(off);
-	if (*ret == NULL) {
-		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-		goto out;
-	}
-	memcpy(*ret, buf, off);
-	*ret_len = off;
-out:
-	explicit_bzero(buf, sizeof(buf));
-	return r;
-}
-
-static int
-unmarshal_public(const uint8_t *p, size_t len, TPM2B_PUBLIC *out)
-{
-	size_t off = 0;
-	TSS2_RC rc;
-
-	memset(out, 0, sizeof(*out));
-	if (p == NULL || len == 0)
-		return tpmid_seterr(TPMID_E_FORMAT, "key public area is empty");
-	rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, len, &off, out);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpmid_seterr(TPMID_E_FORMAT, "key public area is malformed (%s)", Tss2_RC_Decode(rc));
-	if (off != len)
-		return tpmid_seterr(TPMID_E_FORMAT, "key public area has %zu trailing bytes", len - off);
-	return 0;
-}
-
-static int
-unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out)
-{
-	size_t off = 0;
-	TSS2_RC rc;
-
-	memset(out, 0, sizeof(*out));
-	if (p == NULL || len == 0)
-		return tpmid_seterr(TPMID_E_FORMAT, "key private blob is empty");
-	rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, len, &off, out);
-	if (rc != TSS2_RC_SUCCESS)
-		return tpmid_seterr(TPMID_E_FORMAT, "key private blob is malformed (%s)", Tss2_RC_Decode(rc));
-	if (off != len)
-		return tpmid_seterr(TPMID_E_FORMAT, "key private blob has %zu trailing bytes", len - off);
-	return 0;
-}
-
-/* A signing key's public area must be ECC on a curve we speak. */
-static int
-check_key_public(const TPM2B_PUBLIC *pub, enum tpm_curve *ret)
-{
-	enum tpm_curve c;
-
-	if (pub->publicArea.type != TPM2_ALG_ECC)
-		return tpmid_seterr(TPMID_E_CURVE, "not an ECC key (TPM key type 0x%04x)",
-		    (unsigned)pub->publicArea.type);
-	c = curve_from_tpm(pub->publicArea.parameters.eccDetail.curveID);
-	if (c == TPM_CURVE_NONE)
-		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve 0x%04x (use NIST P-256 or P-384)",
-		    (unsigned)pub->publicArea.parameters.eccDetail.curveID);
-	*ret = c;
-	return 0;
-}
-
-int
-tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpm_curve *ret_curve, EVP_PKEY **ret_pkey,
-    int *ret_has_auth_hint)
-{
-	TPM2B_PUBLIC p;
-	enum tpm_curve c = TPM_CURVE_NONE;
-	EVP_PKEY *pkey = NULL;
-	int r;
-
-	if (ret_curve != NULL)
-		*ret_curve = TPM_CURVE_NONE;
-	if (ret_pkey != NULL)
-		*ret_pkey = NULL;
-	if (ret_has_auth_hint != NULL)
-		*ret_has_auth_hint = 0;
-	if ((r = unmarshal_public(pub, pub_len, &p)) < 0)
-		return r;
-	if ((r = check_key_public(&p, &c)) < 0)
-		return r;
-	if (ret_pkey != NULL &&
-	    (r = tss_ec_pubkey(p.publicArea.parameters.eccDetail.curveID, &p.publicArea.unique.ecc.x,
-		 &p.publicArea.unique.ecc.y, &pkey)) < 0)
-		return r;
-	if (ret_curve != NULL)
-		*ret_curve = c;
-	if (ret_pkey != NULL)
-		*ret_pkey = pkey;
-	if (ret_has_auth_hint != NULL)
-		*ret_has_auth_hint = !(p.publicArea.objectAttributes & TPMA_OBJECT_NODA);
-	return 0;
-}
-
-/* ---- sessions for parameter encryption (keygen/import) ---------------- */
-
-/* ESAPI salted session with TPMA_SESSION_DECRYPT: the command's first
- * parameter (inSensitive of TPM2_Create, encryptionKey of TPM2_Import) is
- * AES-128-CFB encrypted under a key only we and the TPM know (Part 1
- * §21.3). Rare operations, so ESAPI's slower crypto is fine here. */
-static int
-start_decrypt_session(struct tpm *t, ESYS_TR *ret)
-{
-	ESYS_TR s = ESYS_TR_NONE;
-	TSS2_RC rc;
-
-	*ret = ESYS_TR_NONE;
-	rc = Esys_StartAuthSession(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym, TPM2_ALG_SHA256, &s);
-	if (rc != TSS2_RC_SUCCESS)
-		return tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
-	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
-	    0xff);
-	if (rc != TSS2_RC_SUCCESS) {
-		Esys_FlushContext(t->esys, s);
-		return tss_rc_err(rc, 0, "setting session attributes");
-	}
-	*ret = s;
-	return 0;
-}
-
-/* ---- keygen ---------------------------------------------------------- */
-
-int
-tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct tpm_blob *ret)
-{
-	TPM2B_SENSITIVE_CREATE insens = { 0 };
-	TPM2B_PUBLIC tmpl = { 0 };
-	TPM2B_DATA outside = { 0 };
-	TPML_PCR_SELECTION pcr = { 0 };
-	TPM2B_PRIVATE *priv = NULL;
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_CREATION_DATA *cd = NULL;
-	TPM2B_DIGEST *ch = NULL;
-	TPMT_TK_CREATION *ct = NULL;
-	struct tpm_blob b = { 0 };
-	ESYS_TR sess = ESYS_TR_NONE;
-	TPMI_ECC_CURVE cid = 0;
-	TPMI_ALG_HASH hash = 0;
-	size_t dlen = 0;
-	TSS2_RC rc;
-	int r, plen;
-
-	memset(ret, 0, sizeof(*ret));
-	if ((r = curve_params(curve, &cid, &hash, &dlen)) < 0)
-		return r;
-	if ((plen = pin_len(pin)) < 0)
-		return plen;
-	if ((r = srk_ensure(t)) < 0)
-		return r;
-
-	/* DESIGN.md signing-key template. Scheme NULL so the caller picks
-	 * ECDSA + hash per sign (what tpm2-openssl generates, too); nameAlg
-	 * SHA-256 for both curves. noDA only without a PIN: a PIN is
-	 * guessable, so guesses must count against the lockout. */
-	tmpl.publicArea.type = TPM2_ALG_ECC;
-	tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-	tmpl.publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-	    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
-	if (plen == 0)
-		tmpl.publicArea.objectAttributes |= TPMA_OBJECT_NODA;
-	tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-	tmpl.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-	tmpl.publicArea.parameters.eccDetail.curveID = cid;
-	tmpl.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-
-	if (plen > 0) {
-		insens.sensitive.userAuth.size = (UINT16)plen;
-		memcpy(insens.sensitive.userAuth.buffer, pin->p, (size_t)plen);
-		if ((r = start_decrypt_session(t, &sess)) < 0)
-			goto out;
-	}
-	rc = Esys_Create(t->esys, t->srk, plen > 0 ? sess : ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-	    &insens, &tmpl, &outside, &pcr, &priv, &pub, &cd, &ch, &ct);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "creating the key (TPM2_Create)");
-		goto out;
-	}
-	if ((r = marshal_public(pub, &b.pub, &b.pub_len)) < 0 ||
-	    (r = marshal_private(priv, &b.priv, &b.priv_len)) < 0)
-		goto out;
-	*ret = b;
-	memset(&b, 0, sizeof(b));
-	r = 0;
-out:
-	explicit_bzero(&insens, sizeof(insens));
-	if (sess != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, sess);
-	tpm_blob_clear(&b);
-	Esys_Free(priv);
-	Esys_Free(pub);
-	Esys_Free(cd);
-	Esys_Free(ch);
-	Esys_Free(ct);
-	return r;
-}
-
-/* ---- import ---------------------------------------------------------- */
-
-static int
-pkey_curve(EVP_PKEY *k, enum tpm_curve *ret)
-{
-	char name[64];
-	int nid;
-
-	*ret = TPM_CURVE_NONE;
-	if (!EVP_PKEY_is_a(k, "EC"))
-		return tpmid_seterr(TPMID_E_CURVE, "not an EC private key (use NIST P-256 or P-384)");
-	if (!EVP_PKEY_get_group_name(k, name, sizeof(name), NULL))
-		return tpmid_seterr(TPMID_E_CURVE, "EC key without a named curve (explicit parameters "
-		    "are not supported; use NIST P-256 or P-384)");
-	nid = OBJ_txt2nid(name);
-	if (nid == NID_undef)
-		nid = EC_curve_nist2nid(name);
-	switch (nid) {
-	case NID_X9_62_prime256v1:
-		*ret = TPM_CURVE_P256;
-		return 0;
-	case NID_secp384r1:
-		*ret = TPM_CURVE_P384;
-		return 0;
-	default:
-		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve %s (use NIST P-256 or P-384)", name);
-	}
-}
-
-static int
-bn_to_param(const BIGNUM *bn, size_t len, TPM2B_ECC_PARAMETER *out)
-{
-	if (BN_num_bytes(bn) > (int)len || BN_bn2binpad(bn, out->buffer, (int)len) < 0)
-		return tpmid_seterr(TPMID_E_FORMAT, "EC key component larger than the curve");
-	out->size = (UINT16)len;
-	return 0;
-}
-
-/* Build the inner duplication wrapper of Part 1 §23.3.2.3 for TPM2_Import
- * without an outer wrapper (inSymSeed empty):
- *   innerIntegrity = H_nameAlg(TPM2B_SENSITIVE || name)
- *   duplicate      = AES-128-CFB(key, IV = 0, TPM2B(innerIntegrity) || TPM2B_SENSITIVE)
- * so only ciphertext under a fresh random key crosses the bus; the key
- * itself travels parameter-encrypted in a salted session. */
-static int
-inner_wrap(const TPM2B_SENSITIVE *sens, const TPM2B_NAME *name, const TPM2B_DATA *key,
-    TPM2B_PRIVATE *out)
-{
-	uint8_t sbuf[sizeof(TPM2B_SENSITIVE)];
-	uint8_t plain[sizeof(out->buffer)];
-	uint8_t iv[16] = { 0 };
-	unsigned int dlen = 0;
-	size_t soff = 0, poff = 0;
-	EVP_CIPHER_CTX *cctx = NULL;
-	EVP_MD_CTX *mctx = NULL;
-	TPM2B_DIGEST integ = { 0 };
-	int outl = 0, finl = 0, r;
-	TSS2_RC rc;
-
-	rc = Tss2_MU_TPM2B_SENSITIVE_Marshal(sens, sbuf, sizeof(sbuf), &soff);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "marshaling the key to import");
-		goto out;
-	}
-	mctx = EVP_MD_CTX_new();
-	if (mctx == NULL || !EVP_DigestInit_ex(mctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(mctx, sbuf, soff) || !EVP_DigestUpdate(mctx, name->name, name->size) ||
-	    !EVP_DigestFinal_ex(mctx, integ.buffer, &dlen)) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-		goto out;
-	}
-	integ.size = (UINT16)dlen;
-	rc = Tss2_MU_TPM2B_DIGEST_Marshal(&integ, plain, sizeof(plain), &poff);
-	if (rc != TSS2_RC_SUCCESS || soff > sizeof(plain) - poff) {
-		r = tpmid_seterr(TPMID_E_TOOBIG, "key to import does not fit a TPM2B_PRIVATE");
-		goto out;
-	}
-	memcpy(plain + poff, sbuf, soff);
-	poff += soff;
-
-	cctx = EVP_CIPHER_CTX_new();
-	if (cctx == NULL || !EVP_EncryptInit_ex(cctx, EVP_aes_128_cfb128(), NULL, key->buffer, iv) ||
-	    !EVP_EncryptUpdate(cctx, out->buffer, &outl, plain, (int)poff) ||
-	    !EVP_EncryptFinal_ex(cctx, out->buffer + outl, &finl) || (size_t)(outl + finl) != poff) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: AES-128-CFB failed");
-		goto out;
-	}
-	out->size = (UINT16)poff;
-	r = 0;
-out:
-	EVP_CIPHER_CTX_free(cctx);
-	EVP_MD_CTX_free(mctx);
-	explicit_bzero(sbuf, sizeof(sbuf));
-	explicit_bzero(plain, sizeof(plain));
-	return r;
-}
-
-int
-tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_blob *ret)
-{
-	TPM2B_PUBLIC pub = { 0 };
-	TPM2B_SENSITIVE sens = { 0 };
-	TPM2B_DATA enckey = { 0 };
-	TPM2B_PRIVATE dup = { 0 };
-	TPM2B_ENCRYPTED_SECRET seed = { 0 };
-	TPMT_SYM_DEF_OBJECT sym = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128,
-		.mode.aes = TPM2_ALG_CFB };
-	TPM2B_PRIVATE *out_priv = NULL;
-	TPM2B_NAME name = { 0 };
-	struct tpm_blob b = { 0 };
-	uint8_t pbuf[sizeof(TPMT_PUBLIC)];
-	size_t poff = 0, flen = 0;
-	unsigned int dlen = 0;
-	BIGNUM *d = NULL, *x = NULL, *y = NULL;
-	ESYS_TR sess = ESYS_TR_NONE;
-	enum tpm_curve curve;
-	TPMI_ECC_CURVE cid = 0;
-	TPMI_ALG_HASH hash = 0;
-	TSS2_RC rc;
-	int r, plen;
-
-	memset(ret, 0, sizeof(*ret));
-	if ((plen = pin_len(pin)) < 0)
-		return plen;
-	if ((r = pkey_curve(priv, &curve)) < 0 || (r = curve_params(curve, &cid, &hash, &flen)) < 0)
-		return r;
-	if (!EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_PRIV_KEY, &d)) {
-		r = tpmid_seterr(TPMID_E_FORMAT, "the key to import has no private part");
-		goto out;
-	}
-	if (!EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_EC_PUB_X, &x) ||
-	    !EVP_PKEY_get_bn_param(priv, OSSL_PKEY_PARAM_EC_PUB_Y, &y)) {
-		r = tpmid_seterr(TPMID_E_FORMAT, "the key to import has no public point");
-		goto out;
-	}
-
-	/* Imported keys were born outside the TPM: not fixedTPM/fixedParent
-	 * (Part 1 §27.2: TPM2_Import refuses those) nor sensitiveDataOrigin. */
-	pub.publicArea.type = TPM2_ALG_ECC;
-	pub.publicArea.nameAlg = TPM2_ALG_SHA256;
-	pub.publicArea.objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
-	if (plen == 0)
-		pub.publicArea.objectAttributes |= TPMA_OBJECT_NODA;
-	pub.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-	pub.publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-	pub.publicArea.parameters.eccDetail.curveID = cid;
-	pub.publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-	if ((r = bn_to_param(x, flen, &pub.publicArea.unique.ecc.x)) < 0 ||
-	    (r = bn_to_param(y, flen, &pub.publicArea.unique.ecc.y)) < 0)
-		goto out;
-
-	/* Name = nameAlg || H(TPMT_PUBLIC) (Part 1 §16). */
-	rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, pbuf, sizeof(pbuf), &poff);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "marshaling the public area");
-		goto out;
-	}
-	name.name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	name.name[1] = (uint8_t)TPM2_ALG_SHA256;
-	if (!EVP_Digest(pbuf, poff, name.name + 2, &dlen, EVP_sha256(), NULL)) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-		goto out;
-	}
-	name.size = (UINT16)(2 + dlen);
-
-	sens.sensitiveArea.sensitiveType = TPM2_ALG_ECC;
-	if (plen > 0) {
-		sens.sensitiveArea.authValue.size = (UINT16)plen;
-		memcpy(sens.sensitiveArea.authValue.buffer, pin->p, (size_t)plen);
-	}
-	/* seedValue: for an asymmetric signing key only an obfuscation value
-	 * (Part 1 §27.2.3); nameAlg-sized random like a TPM-made key. */
-	sens.sensitiveArea.seedValue.size = 32;
-	enckey.size = 16;
-	if (RAND_bytes(sens.sensitiveArea.seedValue.buffer, 32) != 1 ||
-	    RAND_bytes(enckey.buffer, enckey.size) != 1) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: no random bytes");
-		goto out;
-	}
-	if ((r = bn_to_param(d, flen, &sens.sensitiveArea.sensitive.ecc)) < 0)
-		goto out;
-	if ((r = inner_wrap(&sens, &name, &enckey, &dup)) < 0)
-		goto out;
-
-	if ((r = srk_ensure(t)) < 0 || (r = start_decrypt_session(t, &sess)) < 0)
-		goto out;
-	rc = Esys_Import(t->esys, t->srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &enckey, &pub, &dup, &seed,
-	    &sym, &out_priv);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "importing the key (TPM2_Import)");
-		goto out;
-	}
-	if ((r = marshal_public(&pub, &b.pub, &b.pub_len)) < 0 ||
-	    (r = marshal_private(out_priv, &b.priv, &b.priv_len)) < 0)
-		goto out;
-	*ret = b;
-	memset(&b, 0, sizeof(b));
-	r = 0;
-out:
-	if (sess != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, sess);
-	BN_clear_free(d);
-	BN_free(x);
-	BN_free(y);
-	explicit_bzero(&sens, sizeof(sens));
-	explicit_bzero(&enckey, sizeof(enckey));
-	explicit_bzero(&dup, sizeof(dup));
-	tpm_blob_clear(&b);
-	Esys_Free(out_priv);
-	return r;
-}
-
-/* ---- load ------------------------------------------------------------ */
-
-static int
-key_new(struct tpm *t, ESYS_TR tr, const TPM2B_PUBLIC *pub, enum tpm_curve curve, int persistent,
-    struct tpm_key **ret)
-{
-	struct tpm_key *k;
-	TSS2_RC rc;
-	int r;
-
-	*ret = NULL;
-	k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-	k->tr = tr;
-	k->curve = curve;
-	k->persistent = persistent;
-	k->noda = !!(pub->publicArea.objectAttributes & TPMA_OBJECT_NODA);
-	k->gen = t->gen;
-	rc = Esys_TR_GetTpmHandle(t->esys, tr, &k->handle);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "reading a key's TPM handle");
-		goto fail;
-	}
-	if ((r = tr_name(t, tr, &k->name)) < 0)
-		goto fail;
-	*ret = k;
-	return 0;
-fail:
-	free(k);
-	return r;
-}
-
-int
-tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
-    size_t parent_name_len, struct tpm_key **ret)
-{
-	TPM2B_PUBLIC pub;
-	TPM2B_PRIVATE priv;
-	ESYS_TR tr = ESYS_TR_NONE;
-	enum tpm_curve curve;
-	TSS2_RC rc;
-	int r;
-
-	*ret = NULL;
-	if ((r = srk_ensure(t)) < 0)
-		return r;
-	/* Parent pinning (DESIGN.md): a key recorded under another SRK is
-	 * refused before anything is sent, which also stops a bus interposer
-	 * from substituting its own "SRK". */
-	if (parent_name != NULL && parent_name_len > 0 &&
-	    timingsafe_memeq(parent_name, parent_name_len, t->srk_name.name, t->srk_name.size) != 0)
-		return tpmid_seterr(TPMID_E_PARENT,
-		    "the key was made under another storage root key than this TPM's (another TPM, "
-		    "or the owner hierarchy was cleared); it cannot be used here");
-	if ((r = unmarshal_public(blob->pub, blob->pub_len, &pub)) < 0 ||
-	    (r = check_key_public(&pub, &curve)) < 0 ||
-	    (r = unmarshal_private(blob->priv, blob->priv_len, &priv)) < 0)
-		goto out;
-	rc = Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tr);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, TSS_RC_LOAD, "loading the key (TPM2_Load)");
-		goto out;
-	}
-	if ((r = key_new(t, tr, &pub, curve, 0, ret)) < 0)
-		goto out;
-	tr = ESYS_TR_NONE;
-	r = 0;
-out:
-	if (tr != ESYS_TR_NONE)
-		Esys_FlushContext(t->esys, tr);
-	explicit_bzero(&priv, sizeof(priv));
-	return r;
-}
-
-static int
-same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b)
-{
-	uint8_t ba[sizeof(TPMT_PUBLIC)], bb[sizeof(TPMT_PUBLIC)];
-	size_t la = 0, lb = 0;
-
-	/* Compare canonical encodings, not structs (unions have padding). */
-	if (Tss2_MU_TPMT_PUBLIC_Marshal(&a->publicArea, ba, sizeof(ba), &la) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPMT_PUBLIC_Marshal(&b->publicArea, bb, sizeof(bb), &lb) != TSS2_RC_SUCCESS)
-		return 0;
-	return la == lb && memcmp(ba, bb, la) == 0;
-}
-
-int
-tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, size_t expect_pub_len,
-    struct tpm_key **ret)
-{
-	TPM2B_PUBLIC *pub = NULL, want;
-	ESYS_TR tr = ESYS_TR_NONE;
-	enum tpm_curve curve;
-	TSS2_RC rc;
-	int r;
-
-	*ret = NULL;
-	if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
-		return tpmid_seterr(TPMID_E_INVAL, "0x%08x is not a persistent handle (0x81000000..0x81ffffff)",
-		    handle);
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
-	if (expect_pub != NULL && (r = unmarshal_public(expect_pub, expect_pub_len, &want)) < 0)
-		return r;
-	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
-	if (rc != TSS2_RC_SUCCESS) {
-		if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-			return tpmid_seterr(TPMID_E_NOENT, "no object at persistent handle 0x%08x", handle);
-		return tss_rc_err(rc, 0, "reading persistent handle");
-	}
-	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "reading the public area (TPM2_ReadPublic)");
-		goto out;
-	}
-	if (expect_pub != NULL && !same_public(pub, &want)) {
-		r = tpmid_seterr(TPMID_E_MISMATCH,
-		    "the object at persistent handle 0x%08x is not this identity's key", handle);
-		goto out;
-	}
-	if ((r = check_key_public(pub, &curve)) < 0)
-		goto out;
-	if ((r = key_new(t, tr, pub, curve, 1, ret)) < 0)
-		goto out;
-	tr = ESYS_TR_NONE;
-	r = 0;
-out:
-	Esys_Free(pub);
-	if (tr != ESYS_TR_NONE)
-		Esys_TR_Close(t->esys, &tr);
-	return r;
-}
-
-void
-tpm_key_free(struct tpm *t, struct tpm_key *k)
-{
-	if (k == NULL)
-		return;
-	/* A stale key's handle died with the old connection: memory only. */
-	if (t != NULL && t->esys != NULL && k->gen == t->gen) {
-		if (k->persistent)
-			Esys_TR_Close(t->esys, &k->tr);
-		else
-			Esys_FlushContext(t->esys, k->tr);
-	}
-	freezero(k, sizeof(*k));
-}
-
-enum tpm_curve
-tpm_key_curve(const struct tpm_key *k)
-{
-	return k->curve;
-}
-
-/* ---- sign ------------------------------------------------------------ */
-
-/* Part 2 §11.2.5.4 / §10.7: TPMS_SIGNATURE_ECDSA (r, s) -> DER
- * ECDSA-Sig-Value (SEC1 / RFC 3279). */
-static int
-sig_to_der(const TPMT_SIGNATURE *sig, uint8_t **ret, size_t *ret_len)
-{
-	ECDSA_SIG *es = NULL;
-	BIGNUM *br = NULL, *bs = NULL;
-	uint8_t *der = NULL, *p;
-	int len, r;
-
-	if (sig->sigAlg != TPM2_ALG_ECDSA)
-		return tpmid_seterr(TPMID_E_TPM, "TPM returned a 0x%04x signature, not ECDSA",
-		    (unsigned)sig->sigAlg);
-	br = BN_bin2bn(sig->signature.ecdsa.signatureR.buffer, sig->signature.ecdsa.signatureR.size, NULL);
-	bs = BN_bin2bn(sig->signature.ecdsa.signatureS.buffer, sig->signature.ecdsa.signatureS.size, NULL);
-	es = ECDSA_SIG_new();
-	if (br == NULL || bs == NULL || es == NULL || !ECDSA_SIG_set0(es, br, bs)) {
-		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-		goto out;
-	}
-	br = bs = NULL;
-	len = i2d_ECDSA_SIG(es, NULL);
-	if (len <= 0 || (der = malloc((size_t)len)) == NULL) {
-		r = tpmid_seterr(TPMID_E_NOMEM, "out of memory");
-		goto out;
-	}
-	p = der;
-	if (i2d_ECDSA_SIG(es, &p) != len) {
-		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: cannot encode the signature");
-		goto out;
-	}
-	*ret = der;
-	*ret_len = (size_t)len;
-	der = NULL;
-	r = 0;
-out:
-	free(der);
-	BN_free(br);
-	BN_free(bs);
-	ECDSA_SIG_free(es);
-	return r;
-}
-
-/* After a failed authorization, say how many tries remain (Part 1 §19.8.2:
- * failedTries vs. maxTries, read as TPM_PT_LOCKOUT_COUNTER and
- * TPM_PT_MAX_AUTH_FAIL) or, in lockout, how long to wait. Keeps `err`. */
-static int
-da_detail(struct tpm *t, int err)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more = 0;
-	uint32_t counter = 0, max = 0, interval = 0, i;
-	int have = 0;
-	TSS2_RC rc;
-
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more, &cap);
-	if (rc == TSS2_RC_SUCCESS) {
-		for (i = 0; i < cap->data.tpmProperties.count; i++) {
-			const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
-
-			if (p->property == TPM2_PT_LOCKOUT_COUNTER) {
-				counter = p->value;
-				have |= 1;
-			} else if (p->property == TPM2_PT_MAX_AUTH_FAIL) {
-				max = p->value;
-				have |= 2;
-			} else if (p->property == TPM2_PT_LOCKOUT_INTERVAL) {
-				interval = p->value;
-			}
-		}
-	}
-	Esys_Free(cap);
-	if (err == TPMID_E_BADPIN) {
-		if (have != 3 || max == 0)
-			return tpmid_seterr(err, "wrong PIN");
-		if (counter >= max)
-			return tpmid_seterr(err, "wrong PIN (no tries left: the TPM is now in "
-			    "dictionary-attack lockout)");
-		return tpmid_seterr(err, "wrong PIN (%u %s left before lockout)", max - counter,
-		    max - counter == 1 ? "try" : "tries");
-	}
-	if (interval > 0)
-		return tpmid_seterr(err, "the TPM is in dictionary-attack lockout after too many wrong "
-		    "PINs; one try comes back every %u s, or clear it with "
-		    "'tpm2_dictionarylockout --clear-lockout'", interval);
-	return err;
-}
-
-static int
-sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH hash,
-    const struct secret *pin, TPMT_SIGNATURE *sig)
-{
-	TPM2_HANDLE srk_handle;
-	TSS2_RC rc;
-	int r;
-
-	if (t->sess == NULL) {
-		if ((r = srk_ensure(t)) < 0)
-			return r;
-		rc = Esys_TR_GetTpmHandle(t->esys, t->srk, &srk_handle);
-		if (rc != TSS2_RC_SUCCESS)
-			return tss_rc_err(rc, 0, "reading the SRK's handle");
-		if ((r = tss_session_start(t->sys, t->crypto, srk_handle, &t->srk_pub.publicArea,
-			 &t->sess)) < 0)
-			return r;
-	}
-	r = tss_session_sign(t->sys, t->crypto, t->sess, k->handle, &k->name, pin, d, hash, sig);
-	if (r < 0) {
-		/* Any failure may have left the session unusable (or the TPM
-		 * may have lost it); start a fresh one next time. After a
-		 * reset or a lost connection, do not talk to the TPM. */
-		drop_session(t, r != TPMID_E_TPM_RESET);
-	}
-	return r;
-}
-
-int
-tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_len,
-    const struct secret *pin, uint8_t **ret_der, size_t *ret_der_len)
-{
-	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
-	TPMT_TK_HASHCHECK validation = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
-	TPMT_SIGNATURE *esig = NULL, sig;
-	TPM2B_DIGEST d = { 0 };
-	TPMI_ECC_CURVE cid = 0;
-	TPMI_ALG_HASH hash = 0;
-	size_t dlen = 0;
-	TSS2_RC rc;
-	int r, plen;
-
-	*ret_der = NULL;
-	*ret_der_len = 0;
-	if (k->gen != t->gen || t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET,
-		    "the key was loaded before the TPM connection was reset; load it again");
-	if ((r = curve_params(k->curve, &cid, &hash, &dlen)) < 0)
-		return r;
-	if (digest_len != dlen)
-		return tpmid_seterr(TPMID_E_INVAL, "digest is %zu bytes; %s signs %zu-byte %s digests",
-		    digest_len, k->curve == TPM_CURVE_P256 ? "P-256" : "P-384", dlen,
-		    k->curve == TPM_CURVE_P256 ? "SHA-256" : "SHA-384");
-	if ((plen = pin_len(pin)) < 0)
-		return plen;
-	d.size = (UINT16)dlen;
-	memcpy(d.buffer, digest, dlen);
-
-	if (plen > 0) {
-		r = sign_pin(t, k, &d, hash, pin, &sig);
-	} else {
-		/* No PIN: empty password (Part 1 §19.8.4); nothing secret on
-		 * the bus, so no session and the TPM's own speed. */
-		scheme.details.ecdsa.hashAlg = hash;
-		rc = Esys_Sign(t->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-		    &validation, &esig);
-		if (rc != TSS2_RC_SUCCESS)
-			r = tss_rc_err(rc, 0, "TPM2_Sign");
-		else {
-			sig = *esig;
-			r = 0;
-		}
-		Esys_Free(esig);
-	}
-	if (r == TPMID_E_BADPIN && plen == 0)
-		return tpmid_seterr(TPMID_E_NEEDPIN, "this key needs a PIN");
-	if ((r == TPMID_E_BADPIN && !k->noda) || r == TPMID_E_LOCKOUT)
-		return da_detail(t, r);
-	if (r < 0)
-		return r;
-	return sig_to_der(&sig, ret_der, ret_der_len);
-}
-
-/* ---- persistence ----------------------------------------------------- */
-
-static int
-first_free_persistent(struct tpm *t, uint32_t *ret)
-{
-	TPML_HANDLE l;
-	TPM2_HANDLE cand = TPM_PERSIST_FIRST, from = TPM_PERSIST_FIRST;
-	uint32_t i;
-	int more, r;
-
-	for (;;) {
-		if ((r = get_handles(t, from, &l, &more)) < 0)
-			return r;
-		for (i = 0; i < l.count; i++) {
-			if (l.handle[i] > TPM_PERSIST_LAST || l.handle[i] > cand)
-				goto done;
-			if (l.handle[i] == cand)
-				cand++;
-		}
-		if (!more || l.count == 0)
-			break;
-		from = l.handle[l.count - 1] + 1;
-	}
-done:
-	if (cand > TPM_PERSIST_LAST)
-		return tpmid_seterr(TPMID_E_HANDLE, "no free persistent handle from 0x%08x up",
-		    TPM_PERSIST_FIRST);
-	*ret = cand;
-	return 0;
-}
-
-int
-tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_handle)
-{
-	ESYS_TR ptr = ESYS_TR_NONE;
-	TSS2_RC rc;
-	int r, exists;
-
-	if (ret_handle != NULL)
-		*ret_handle = 0;
-	if (k->gen != t->gen || t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET,
-		    "the key was loaded before the TPM connection was reset; load it again");
-	if (k->persistent) {
-		if (handle != 0 && handle != k->handle)
-			return tpmid_seterr(TPMID_E_INVAL, "the key is already persistent at 0x%08x",
-			    k->handle);
-		if (ret_handle != NULL)
-			*ret_handle = k->handle;
-		return 0;
-	}
-	if (handle == 0) {
-		if ((r = first_free_persistent(t, &handle)) < 0)
-			return r;
-	} else {
-		if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
-			return tpmid_seterr(TPMID_E_INVAL,
-			    "0x%08x is not a persistent handle (0x81000000..0x81ffffff)", handle);
-		if ((r = handle_exists(t, handle, &exists)) < 0)
-			return r;
-		if (exists)
-			return tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
-			    handle);
-	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, handle, &ptr);
-	if (rc != TSS2_RC_SUCCESS) {
-		uint32_t c = tss_rc_tpm_code(rc);
-
-		if (c == TPM2_RC_NV_DEFINED)
-			return tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
-			    handle);
-		if (c == TPM2_RC_NV_SPACE)
-			return tpmid_seterr(TPMID_E_HANDLE,
-			    "no room left in the TPM for another persistent object (evict one first)");
-		return owner_err(rc, "persisting the key (TPM2_EvictControl)");
-	}
-	Esys_TR_Close(t->esys, &ptr);
-	if (ret_handle != NULL)
-		*ret_handle = handle;
-	return 0;
-}
-
-int
-tpm_evict(struct tpm *t, uint32_t handle)
-{
-	ESYS_TR tr = ESYS_TR_NONE, out = ESYS_TR_NONE;
-	int ours = 0;
-	TSS2_RC rc;
-
-	if (handle < PERSISTENT_FIRST || handle > PERSISTENT_LAST)
-		return tpmid_seterr(TPMID_E_INVAL, "0x%08x is not a persistent handle (0x81000000..0x81ffffff)",
-		    handle);
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
-	if (t->srk_persistent && handle == TPM_SRK_PERSISTENT) {
-		/* Evicting the SRK copy we use: forget it, recreate on demand. */
-		tr = t->srk;
-		ours = 1;
-	} else {
-		rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
-		if (rc != TSS2_RC_SUCCESS) {
-			if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
-				return tpmid_seterr(TPMID_E_NOENT, "no object at persistent handle 0x%08x",
-				    handle);
-			return tss_rc_err(rc, 0, "reading persistent handle");
-		}
-	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-	    handle, &out);
-	if (rc != TSS2_RC_SUCCESS) {
-		if (!ours)
-			Esys_TR_Close(t->esys, &tr);
-		return owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
-	}
-	/* ESAPI may already have dropped the ESYS_TR; closing again is a
-	 * harmless error then. */
-	Esys_TR_Close(t->esys, &tr);
-	if (ours) {
-		drop_session(t, 1);
-		drop_srk(t, 0);
-	}
 	return 0;
 }
 
@@ -1511,10 +328,10 @@ tpm_transient_count(struct tpm *t, unsigned *ret)
 	int more, r;
 
 	*ret = 0;
-	if (t->esys == NULL)
-		return tpmid_seterr(TPMID_E_TPM_RESET, "not connected to the TPM at '%s'", t->tcti_conf);
+	if ((r = tss_connected(t)) < 0)
+		return r;
 	for (;;) {
-		if ((r = get_handles(t, from, &l, &more)) < 0)
+		if ((r = tss_get_handles(t, from, &l, &more)) < 0)
 			return r;
 		n += l.count;
 		if (!more || l.count == 0)
@@ -1525,11 +342,61 @@ tpm_transient_count(struct tpm *t, unsigned *ret)
 	return 0;
 }
 
+/* ---- sessions ---------------------------------------------------------- */
+
+static const TPMT_SYM_DEF session_sym = {
+	.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB
+};
+
+/* ESAPI salted session with TPMA_SESSION_DECRYPT: the command's first
+ * parameter (inSensitive of TPM2_Create, encryptionKey of TPM2_Import) is
+ * AES-128-CFB encrypted under a key only we and the TPM know (Part 1
+ * §21.3). Rare operations, so ESAPI's slower crypto is fine here. */
+int
+tss_start_decrypt_session(struct tpm *t, ESYS_TR *ret)
+{
+	ESYS_TR s = ESYS_TR_NONE;
+	TSS2_RC rc;
+	int r;
+
+	*ret = ESYS_TR_NONE;
+	rc = Esys_StartAuthSession(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	    ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym, TPM2_ALG_SHA256, &s);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
+		goto out;
+	}
+	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
+	    0xff);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = tss_rc_err(rc, 0, "setting session attributes");
+		goto out;
+	}
+	*ret = s;
+	s = ESYS_TR_NONE;
+	r = 0;
+out:
+	tss_flush(t, &s);
+	return r;
+}
+
+void
+tss_drop_session(struct tpm *t, int flush)
+{
+	if (t->sess == NULL)
+		return;
+	if (flush && t->sys != NULL)
+		tss_session_flush(t->sys, t->sess);
+	else
+		tss_session_free(t->sess);
+	t->sess = NULL;
+}
+
 int
 tpm_release_session(struct tpm *t)
 {
 	if (t->sess == NULL)
 		return tpmid_seterr(TPMID_E_NOENT, "no cached session to release");
-	drop_session(t, 1);
+	tss_drop_session(t, 1);
 	return 0;
 }

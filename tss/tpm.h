@@ -7,9 +7,11 @@
  * Conventions (DESIGN.md, "TPM conventions"):
  *  - SRK: the H-2 ECC P-256 primary under the owner hierarchy; a persisted
  *    copy at 0x81000001 is used only when its name equals the H-2 name
- *    (known from a previous CreatePrimary, see tpm_open's srk_name_hint).
+ *    known from a previous CreatePrimary (see tpm_srk_hint()) and its
+ *    public area hashes to that name.
  *  - Signing keys: ECC P-256/P-384, fixedTPM|fixedParent|
- *    sensitiveDataOrigin|userWithAuth|sign, noDA only without a PIN.
+ *    sensitiveDataOrigin|userWithAuth|sign (imported ones userWithAuth|sign
+ *    only), noDA only without a PIN.
  *  - A PIN never crosses the bus in clear: keygen/import with a PIN go
  *    through a session salted with the SRK with parameter encryption; signs
  *    with a PIN key go through a salted HMAC session.
@@ -46,6 +48,8 @@ struct tpm_blob {
 	uint8_t *priv;
 	size_t priv_len;
 };
+/* Free both buffers (the private one wiped first) and zero *b. NULL is a
+ * no-op. */
 void tpm_blob_clear(struct tpm_blob *b);
 
 struct tpm;     /* an open TPM connection with its SRK */
@@ -55,86 +59,173 @@ struct tpm_key; /* a loaded (or persistent) signing key */
  * "device:/dev/tpmrm0". Never NULL. */
 const char *tpm_tcti_default(const char *conf);
 
-/* Open the TPM. Tolerates an already-started TPM (sends Startup(CLEAR) and
- * ignores TPM_RC_INITIALIZE), retries TPM_RC_RETRY/YIELDED/TESTING.
- * The SRK is made available lazily on first use and kept loaded.
- * TPMID_E_NOTPM names the TCTI when nothing answers. */
+/* Open the TPM at tpm_tcti_default(tcti_conf). Tolerates an already-started
+ * TPM: sends TPM2_Startup(CLEAR) and takes TPM_RC_INITIALIZE as success.
+ * That Startup is retried here while the TPM answers TPM_RC_RETRY,
+ * TPM_RC_YIELDED or TPM_RC_TESTING (up to 11 tries, 20 ms apart); later
+ * commands are resubmitted by ESAPI itself, PIN signs by tss/session.c.
+ * The SRK is made available lazily on first use and kept loaded. Sets
+ * TSS2_LOG=all+NONE in the environment unless the user set TSS2_LOG (the
+ * library must not print). 0 and *ret set; otherwise *ret is NULL and:
+ * TPMID_E_NOTPM (the detail names the TCTI) when nothing answers,
+ * TPMID_E_NOMEM, or the TPM's refusal of Startup mapped to TPMID_E_*. */
 int tpm_open(const char *tcti_conf, struct tpm **ret);
-/* Flush everything loaded through this context, then disconnect. */
+/* Flush what the context loaded for itself, the SRK (a persisted copy only
+ * has its ESYS_TR closed) and the cached PIN-sign session, then disconnect
+ * and free `t`. Keys are not tracked here: tpm_key_free() them first. NULL
+ * is a no-op. */
 void tpm_close(struct tpm *t);
-/* Drop the connection and all loaded state (handles become invalid, every
- * struct tpm_key must have been freed or will be treated as unloaded) and
- * connect again. Used after TPMID_E_TPM_RESET. */
+/* Forget everything the old connection held, without flushing (after a
+ * TPM reset the handles are gone, and without a resource manager their
+ * numbers may already name another client's objects), then connect again.
+ * Keys loaded before become stale: tpm_sign() and tpm_persist() answer
+ * TPMID_E_TPM_RESET for them and tpm_key_free() only frees their memory.
+ * Used after TPMID_E_TPM_RESET. 0 when connected again; otherwise the
+ * connection errors of tpm_open(), and `t` stays valid but unconnected
+ * (commands answer TPMID_E_TPM_RESET) until a later tpm_reconnect()
+ * succeeds. */
 int tpm_reconnect(struct tpm *t);
+/* The TCTI configuration `t` connects to; owned by `t`. */
 const char *tpm_tcti(const struct tpm *t);
 /* Whether the TPM still holds our SRK under its name, i.e. it was not reset
- * since we loaded it. 0: still there (a TPMID_E_TPM_RESET error came from
- * something else, e.g. a key flushed behind our back, and our other
- * handles are still ours to flush); TPMID_E_TPM_RESET: gone, replaced or
- * unreachable (do not flush: reconnect). */
+ * since we loaded it (one TPM2_ReadPublic). 0: still there (a
+ * TPMID_E_TPM_RESET error came from something else, e.g. a key flushed
+ * behind our back, and our other handles are still ours to flush);
+ * TPMID_E_TPM_RESET: gone, replaced, unreachable, or never loaded through
+ * this connection (do not flush: reconnect). Sets no error detail. */
 int tpm_probe(struct tpm *t);
 
-/* Name of the SRK (loading/creating it if needed). Pointer owned by `t`.
- * If `hint`/`hint_len` name a persisted H-2 copy known from before, the
- * persisted handle is used when its name matches (fast start). */
+/* The SRK's name (nameAlg || digest), loading the SRK first if needed: the
+ * persisted copy when tpm_srk_hint() named it and it checks out, else
+ * TPM2_CreatePrimary with the H-2 template. 0 and *ret pointing into `t`
+ * (contents valid until the SRK is dropped: tpm_reconnect(), tpm_evict()
+ * of 0x81000001, tpm_close()); otherwise *ret is NULL and:
+ * TPMID_E_TPM_RESET when not connected, TPMID_E_PERM when the owner
+ * hierarchy has a password, TPMID_E_TPM when the persisted copy's public
+ * area does not hash to its name, or another TPM error. */
 int tpm_srk_name(struct tpm *t, const uint8_t **ret, size_t *ret_len);
+/* Record the SRK name known from before (the store's .srk-name). The next
+ * time the SRK is loaded, the persisted copy at 0x81000001 is used instead
+ * of TPM2_CreatePrimary only when its name equals this one and its public
+ * area hashes to it; otherwise the primary is created as usual. NULL, empty
+ * or longer than TPM_NAME_MAX clears the hint. An SRK already loaded is
+ * kept. */
 void tpm_srk_hint(struct tpm *t, const uint8_t *name, size_t len);
-/* Make the SRK persistent at 0x81000001 (for fast starts); no-op if a
- * matching copy is already there; TPMID_E_HANDLE if another object is. */
+/* Make the SRK persistent at 0x81000001 (for fast starts) and use that copy
+ * from now on. 0 when done, or when 0x81000001 already holds a copy with
+ * our SRK's name (then that copy is used and the transient SRK flushed);
+ * TPMID_E_HANDLE when another object holds 0x81000001; TPMID_E_PERM when
+ * the owner hierarchy has a password; errors of tpm_srk_name() or the
+ * TPM's. */
 int tpm_srk_persist(struct tpm *t);
 
-/* Create a signing key under the SRK. `pin` NULL or empty = no PIN (noDA). */
+/* Create a signing key under the SRK with TPM2_Create (template in
+ * DESIGN.md) on `curve`. `pin` NULL or empty = no PIN (noDA); otherwise
+ * the PIN is the key's authValue and travels parameter-encrypted in a
+ * session salted with the SRK. 0 and *ret filled (tpm_blob_clear() it);
+ * otherwise *ret is empty and: TPMID_E_CURVE for an unknown curve,
+ * TPMID_E_INVAL for a PIN over 32 bytes, errors of tpm_srk_name(), or the
+ * TPM's (TPMID_E_TPM_MEMORY, TPMID_E_TPM_RESET, ...). */
 int tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin,
     struct tpm_blob *ret);
 /* Import an EC private key (OpenSSL EVP_PKEY, P-256/P-384) under the SRK
- * with TPM2_Import. The sensitive part is protected on the bus (inner
- * wrapper, key parameter-encrypted). All copies of the private scalar made
- * here are wiped. The caller owns and frees `priv`. */
+ * with TPM2_Import, as userWithAuth|sign (plus noDA without a PIN; never
+ * fixedTPM). The sensitive part is protected on the bus: inner wrapper
+ * (Part 1 §23.3.2.3) under a fresh AES-128 key that travels
+ * parameter-encrypted in a session salted with the SRK. All copies of the
+ * private scalar made here are wiped. The caller owns and frees `priv`.
+ * 0 and *ret filled (tpm_blob_clear() it); otherwise *ret is empty and:
+ * TPMID_E_CURVE for a non-EC key, explicit parameters or another curve,
+ * TPMID_E_FORMAT for a key without private part or public point,
+ * TPMID_E_INVAL for a PIN over 32 bytes, errors of tpm_srk_name(), or the
+ * TPM's. */
 int tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin,
     struct tpm_blob *ret);
 
-/* Parse a marshaled TPM2B_PUBLIC: curve, public key as an EVP_PKEY, whether
- * the key wants an auth value (!noDA is not it: reads the object's
- * attributes; `*ret_has_auth_hint` is 1 when noDA is clear). Any output may
- * be NULL. TPMID_E_CURVE for non-ECC/other curves, TPMID_E_FORMAT if bad. */
+/* Parse a marshaled TPM2B_PUBLIC of exactly `pub_len` bytes (no TPM
+ * involved). Outputs, each optional (NULL): the curve; the public key as an
+ * EVP_PKEY (EVP_PKEY_free() it); and `*ret_has_auth_hint`, a guess whether
+ * the key wants a PIN. The public area cannot tell whether a key has an
+ * auth value, but tpmid makes keys with a PIN without noDA and keys
+ * without one with noDA, so the hint is 1 when noDA is clear (a key made
+ * by another tool may not follow that). 0 with the outputs set; otherwise they are cleared
+ * and: TPMID_E_FORMAT for empty, malformed or trailing bytes or a point
+ * off the curve, TPMID_E_CURVE for a non-ECC key or another curve. */
 int tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpm_curve *ret_curve,
     EVP_PKEY **ret_pkey, int *ret_has_auth_hint);
 
-/* Load a key blob under the SRK. If `parent_name` is given it must equal
- * the SRK's name (TPMID_E_PARENT otherwise, before anything is loaded). */
+/* Load a key blob under the SRK with TPM2_Load, loading the SRK first if
+ * needed. If `parent_name` is given it must equal the SRK's name
+ * (TPMID_E_PARENT otherwise, before anything is loaded). 0 and *ret set
+ * (tpm_key_free() it); otherwise *ret is NULL and: TPMID_E_FORMAT for a
+ * malformed blob, TPMID_E_CURVE for a key that is not ECC P-256/P-384,
+ * TPMID_E_PARENT also when the TPM finds the blob was not made under this
+ * SRK, TPMID_E_TPM_MEMORY when the TPM has no free object slot, errors of
+ * tpm_srk_name(), or the TPM's. */
 int tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
     size_t parent_name_len, struct tpm_key **ret);
-/* Use a persistent key at `handle` (0x81xxxxxx). Its public area must equal
- * `expect_pub` when given (TPMID_E_MISMATCH otherwise). */
+/* Use the persistent key at `handle` (nothing is loaded). Its public area
+ * must equal `expect_pub` when given. 0 and *ret set (tpm_key_free() it;
+ * the object stays in the TPM); otherwise *ret is NULL and: TPMID_E_INVAL
+ * for a handle outside 0x81000000..0x81ffffff, TPMID_E_TPM_RESET when not
+ * connected, TPMID_E_FORMAT for a malformed `expect_pub`, TPMID_E_NOENT
+ * when nothing is there, TPMID_E_MISMATCH when another key is,
+ * TPMID_E_CURVE when it is not an ECC P-256/P-384 key, or the TPM's
+ * error. */
 int tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub,
     size_t expect_pub_len, struct tpm_key **ret);
-/* Flush a transient key (persistent ones are left in place) and free. */
+/* Flush a transient key (of a persistent one only the ESYS_TR is closed;
+ * the object stays) and free `k`. A key loaded before tpm_reconnect() is
+ * only freed: its handle died with the old connection. NULL `k` is a
+ * no-op; NULL `t` frees memory only. */
 void tpm_key_free(struct tpm *t, struct tpm_key *k);
+/* The key's curve, as found in its public area when it was loaded. */
 enum tpm_curve tpm_key_curve(const struct tpm_key *k);
 
 /* ECDSA-sign a digest (32 bytes for P-256 / SHA-256, 48 for P-384 /
- * SHA-384; other sizes are TPMID_E_INVAL) and return a DER
- * ECDSA-Sig-Value. `pin` NULL/empty for no-PIN keys (password session);
- * otherwise a salted HMAC session is used. Wrong PIN: TPMID_E_BADPIN with
- * the tries left in the detail when the TPM reports them; lockout:
- * TPMID_E_LOCKOUT; out of TPM memory: TPMID_E_TPM_MEMORY; TPM restarted or
- * connection lost: TPMID_E_TPM_RESET. */
+ * SHA-384) with TPM2_Sign. `pin` NULL/empty for no-PIN keys (password
+ * session); otherwise a salted HMAC session, kept open for the next PIN
+ * sign. 0 and *ret_der set to a DER ECDSA-Sig-Value (free() it); otherwise
+ * *ret_der is NULL and: TPMID_E_INVAL for another digest size or a PIN
+ * over 32 bytes; TPMID_E_NEEDPIN when a PIN key is used without a PIN;
+ * wrong PIN: TPMID_E_BADPIN with the tries left in the detail when the TPM
+ * reports them; lockout: TPMID_E_LOCKOUT; out of TPM memory:
+ * TPMID_E_TPM_MEMORY; TPM restarted, connection lost or a key loaded
+ * before tpm_reconnect(): TPMID_E_TPM_RESET. */
 int tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_len,
     const struct secret *pin, uint8_t **ret_der, size_t *ret_der_len);
 
-/* Make a loaded key persistent. `handle` 0 = the first free handle from
- * TPM_PERSIST_FIRST up. TPMID_E_HANDLE if the requested one is taken. */
+/* Make a persistent copy of the loaded key `k` with TPM2_EvictControl; `k`
+ * itself stays as it was (reach the copy with tpm_load_persistent()).
+ * `handle` 0 = the first free handle from TPM_PERSIST_FIRST up. 0 and
+ * *ret_handle (optional) set to the handle used; for a key that is already
+ * persistent, its own handle (TPMID_E_INVAL if another was asked).
+ * Otherwise *ret_handle is 0 and: TPMID_E_INVAL for a handle outside
+ * 0x81000000..0x81ffffff, TPMID_E_HANDLE when the handle is taken, none is
+ * free or the TPM has no room left, TPMID_E_PERM when the owner hierarchy
+ * has a password, TPMID_E_TPM_RESET for a key loaded before
+ * tpm_reconnect(), or the TPM's error. */
 int tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_handle);
-/* Evict a persistent object. TPMID_E_NOENT if nothing is there. */
+/* Evict the persistent object at `handle` (TPM2_EvictControl). If it is
+ * the SRK copy this context uses, the context forgets it (and the PIN-sign
+ * session) and creates the primary on next use. 0 when evicted;
+ * TPMID_E_INVAL for a handle outside 0x81000000..0x81ffffff,
+ * TPMID_E_TPM_RESET when not connected, TPMID_E_NOENT if nothing is there,
+ * TPMID_E_PERM when the owner hierarchy has a password, or the TPM's
+ * error. */
 int tpm_evict(struct tpm *t, uint32_t handle);
 
-/* Number of transient objects loaded in the TPM (all clients). */
+/* Number of transient objects loaded in the TPM as this connection sees
+ * them: every client's without a resource manager (swtpm, /dev/tpm0), only
+ * our own through one (/dev/tpmrm0). 0 and *ret set; otherwise *ret is 0
+ * and TPMID_E_TPM_RESET when not connected, or the TPM's error. */
 int tpm_transient_count(struct tpm *t, unsigned *ret);
 
 /* Flush the least valuable loaded thing this context can give up to make
  * room (used by callers after TPMID_E_TPM_MEMORY when they have no key of
- * their own to evict): the cached HMAC session. Returns 0 if something was
- * freed, TPMID_E_NOENT otherwise. */
+ * their own to evict): the cached PIN-sign HMAC session; the next PIN sign
+ * starts a new one. Returns 0 if something was freed, TPMID_E_NOENT
+ * otherwise. */
 int tpm_release_session(struct tpm *t);
 
 #endif
