@@ -23,30 +23,21 @@
 #include "tss/tpm-private.h"
 
 static int
-pkey_curve(EVP_PKEY *k, enum tpm_curve *ret)
+pkey_curve(EVP_PKEY *k, enum tpmid_curve *ret)
 {
+	const struct curve_info *c;
 	char name[64];
-	int nid;
 
-	*ret = TPM_CURVE_NONE;
+	*ret = CURVE_NONE;
 	if (!EVP_PKEY_is_a(k, "EC"))
 		return tpmid_seterr(TPMID_E_CURVE, "not an EC private key (use NIST P-256 or P-384)");
 	if (!EVP_PKEY_get_group_name(k, name, sizeof(name), NULL))
 		return tpmid_seterr(TPMID_E_CURVE, "EC key without a named curve (explicit parameters "
 		    "are not supported; use NIST P-256 or P-384)");
-	nid = OBJ_txt2nid(name);
-	if (nid == NID_undef)
-		nid = EC_curve_nist2nid(name);
-	switch (nid) {
-	case NID_X9_62_prime256v1:
-		*ret = TPM_CURVE_P256;
-		return 0;
-	case NID_secp384r1:
-		*ret = TPM_CURVE_P384;
-		return 0;
-	default:
+	if ((c = curve_by_group(name)) == NULL)
 		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve %s (use NIST P-256 or P-384)", name);
-	}
+	*ret = c->id;
+	return 0;
 }
 
 static int
@@ -139,7 +130,7 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 	size_t flen = 0;
 	BIGNUM *d = NULL, *x = NULL, *y = NULL;
 	ESYS_TR sess = ESYS_TR_NONE;
-	enum tpm_curve curve;
+	enum tpmid_curve curve;
 	TPMI_ECC_CURVE cid = 0;
 	TPMI_ALG_HASH hash = 0;
 	TSS2_RC rc;

@@ -53,7 +53,7 @@ tss_key_current(const struct tpm *t, const struct tpm_key *k)
 }
 
 int
-tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin, struct tpm_blob *ret)
+tpm_keygen(struct tpm *t, enum tpmid_curve curve, const struct secret *pin, struct tpm_blob *ret)
 {
 	TPM2B_SENSITIVE_CREATE insens = { 0 };
 	TPM2B_PUBLIC tmpl = { 0 };
@@ -128,7 +128,7 @@ out:
 /* Wrap a loaded key's ESYS_TR. On success *ret owns `tr`; on failure the
  * caller still does. */
 static int
-key_new(struct tpm *t, ESYS_TR tr, const TPM2B_PUBLIC *pub, enum tpm_curve curve, int persistent,
+key_new(struct tpm *t, ESYS_TR tr, const TPM2B_PUBLIC *pub, enum tpmid_curve curve, int persistent,
     struct tpm_key **ret)
 {
 	struct tpm_key *k = NULL;
@@ -168,7 +168,7 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	TPM2B_PUBLIC pub = { 0 };
 	TPM2B_PRIVATE priv = { 0 };
 	ESYS_TR tr = ESYS_TR_NONE;
-	enum tpm_curve curve = TPM_CURVE_NONE;
+	enum tpmid_curve curve = CURVE_NONE;
 	TSS2_RC rc;
 	int r;
 
@@ -208,7 +208,7 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
 {
 	TPM2B_PUBLIC *pub = NULL, want = { 0 };
 	ESYS_TR tr = ESYS_TR_NONE;
-	enum tpm_curve curve = TPM_CURVE_NONE;
+	enum tpmid_curve curve = CURVE_NONE;
 	TSS2_RC rc;
 	int r;
 
@@ -256,20 +256,20 @@ tpm_key_free(struct tpm *t, struct tpm_key *k)
 	freezero(k, sizeof(*k));
 }
 
-enum tpm_curve
+enum tpmid_curve
 tpm_key_curve(const struct tpm_key *k)
 {
 	return k->curve;
 }
 
-/* The lowest free handle from TPM_PERSIST_FIRST up. The TPM lists handles
+/* The lowest free handle from TPMID_PERSIST_FIRST up. The TPM lists handles
  * in ascending order (Part 3 §30.2), so the first one that is not the
  * next candidate leaves a gap: the candidate is free. */
 static int
 first_free_persistent(struct tpm *t, uint32_t *ret)
 {
 	TPML_HANDLE l;
-	TPM2_HANDLE cand = TPM_PERSIST_FIRST, from = TPM_PERSIST_FIRST;
+	TPM2_HANDLE cand = TPMID_PERSIST_FIRST, from = TPMID_PERSIST_FIRST;
 	uint32_t i;
 	int more, r;
 
@@ -283,9 +283,9 @@ first_free_persistent(struct tpm *t, uint32_t *ret)
 			break;
 		from = l.handle[l.count - 1] + 1;
 	}
-	if (cand > TPM_PERSIST_LAST)
+	if (cand > TPMID_PERSIST_LAST)
 		return tpmid_seterr(TPMID_E_HANDLE, "no free persistent handle from 0x%08x up",
-		    TPM_PERSIST_FIRST);
+		    TPMID_PERSIST_FIRST);
 	*ret = cand;
 	return 0;
 }

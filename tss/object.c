@@ -17,7 +17,6 @@
 #include "tss/session.h"
 #include "tss/tpm-private.h"
 
-#define PIN_MAX 32 /* authValue <= digest size of the key's nameAlg (SHA-256), Part 1 §19.6.5 */
 
 void
 tpm_blob_clear(struct tpm_blob *b)
@@ -29,37 +28,28 @@ tpm_blob_clear(struct tpm_blob *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* curve.c's table speaks the TPM's numbers (TPM 2.0 Part 2 sections 6.3,
+ * 6.4) without including tss2 headers; hold it to them. */
+_Static_assert(TPM2_ECC_NIST_P256 == 0x0003 && TPM2_ECC_NIST_P384 == 0x0004,
+    "TPM curve identifiers in common/curve.c");
+_Static_assert(TPM2_ALG_SHA256 == 0x000B && TPM2_ALG_SHA384 == 0x000C,
+    "TPM hash identifiers in common/curve.c");
+
 int
-tss_curve_params(enum tpm_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash,
+tss_curve_params(enum tpmid_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash,
     size_t *ret_len)
 {
+	const struct curve_info *c = curve_get(curve);
+
 	*ret_id = 0;
 	*ret_hash = 0;
 	*ret_len = 0;
-	switch (curve) {
-	case TPM_CURVE_P256:
-		*ret_id = TPM2_ECC_NIST_P256;
-		*ret_hash = TPM2_ALG_SHA256;
-		*ret_len = 32;
-		return 0;
-	case TPM_CURVE_P384:
-		*ret_id = TPM2_ECC_NIST_P384;
-		*ret_hash = TPM2_ALG_SHA384;
-		*ret_len = 48;
-		return 0;
-	default:
+	if (c == NULL)
 		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve (use NIST P-256 or P-384)");
-	}
-}
-
-static enum tpm_curve
-curve_from_tpm(TPMI_ECC_CURVE id)
-{
-	switch (id) {
-	case TPM2_ECC_NIST_P256: return TPM_CURVE_P256;
-	case TPM2_ECC_NIST_P384: return TPM_CURVE_P384;
-	default: return TPM_CURVE_NONE;
-	}
+	*ret_id = c->tpm_curve;
+	*ret_hash = c->tpm_hash;
+	*ret_len = c->digest_len;
+	return 0;
 }
 
 int
@@ -67,8 +57,8 @@ tss_pin_len(const struct secret *pin)
 {
 	if (pin == NULL || pin->len == 0)
 		return 0;
-	if (pin->len > PIN_MAX)
-		return tpmid_seterr(TPMID_E_INVAL, "PIN too long (at most %d bytes)", PIN_MAX);
+	if (pin->len > TPMID_PIN_MAX)
+		return tpmid_seterr(TPMID_E_INVAL, "PIN too long (at most %d bytes)", TPMID_PIN_MAX);
 	return (int)pin->len;
 }
 
@@ -186,19 +176,19 @@ tss_unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out)
 
 /* A signing key's public area must be ECC on a curve we speak. */
 int
-tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpm_curve *ret)
+tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpmid_curve *ret)
 {
-	enum tpm_curve c;
+	const struct curve_info *c;
 
-	*ret = TPM_CURVE_NONE;
+	*ret = CURVE_NONE;
 	if (pub->publicArea.type != TPM2_ALG_ECC)
 		return tpmid_seterr(TPMID_E_CURVE, "not an ECC key (TPM key type 0x%04x)",
 		    (unsigned)pub->publicArea.type);
-	c = curve_from_tpm(pub->publicArea.parameters.eccDetail.curveID);
-	if (c == TPM_CURVE_NONE)
+	c = curve_by_tpm(pub->publicArea.parameters.eccDetail.curveID);
+	if (c == NULL)
 		return tpmid_seterr(TPMID_E_CURVE, "unsupported curve 0x%04x (use NIST P-256 or P-384)",
 		    (unsigned)pub->publicArea.parameters.eccDetail.curveID);
-	*ret = c;
+	*ret = c->id;
 	return 0;
 }
 
@@ -216,16 +206,16 @@ tss_same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b)
 }
 
 int
-tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpm_curve *ret_curve, EVP_PKEY **ret_pkey,
+tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpmid_curve *ret_curve, EVP_PKEY **ret_pkey,
     int *ret_has_auth_hint)
 {
 	TPM2B_PUBLIC p;
-	enum tpm_curve c = TPM_CURVE_NONE;
+	enum tpmid_curve c = CURVE_NONE;
 	EVP_PKEY *pkey = NULL;
 	int r;
 
 	if (ret_curve != NULL)
-		*ret_curve = TPM_CURVE_NONE;
+		*ret_curve = CURVE_NONE;
 	if (ret_pkey != NULL)
 		*ret_pkey = NULL;
 	if (ret_has_auth_hint != NULL)

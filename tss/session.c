@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 #include <tss2/tss2_mu.h>
 
+#include "common/curve.h"
 #include "common/err.h"
 #include "tss/rc.h"
 #include "tss/session.h"
@@ -184,21 +185,16 @@ kdfe256(struct tss_crypto *c, const uint8_t *z, size_t z_len, const char *label,
 }
 
 static int
-curve_info(TPMI_ECC_CURVE curve, const char **ret_name, size_t *ret_len)
+curve_of_tpm(TPMI_ECC_CURVE curve, const char **ret_name, size_t *ret_len)
 {
-	switch (curve) {
-	case TPM2_ECC_NIST_P256:
-		*ret_name = "P-256";
-		*ret_len = 32;
-		return 0;
-	case TPM2_ECC_NIST_P384:
-		*ret_name = "P-384";
-		*ret_len = 48;
-		return 0;
-	default:
+	const struct curve_info *c = curve_by_tpm(curve);
+
+	if (c == NULL)
 		return tpmid_seterr(TPMID_E_CURVE, "unsupported TPM curve 0x%04x (use NIST P-256 or P-384)",
 		    (unsigned)curve);
-	}
+	*ret_name = c->group;
+	*ret_len = c->field_len;
+	return 0;
 }
 
 int
@@ -215,7 +211,7 @@ tss_ec_pubkey(TPMI_ECC_CURVE curve, const TPM2B_ECC_PARAMETER *x, const TPM2B_EC
 	int r;
 
 	*ret = NULL;
-	if ((r = curve_info(curve, &group, &flen)) < 0)
+	if ((r = curve_of_tpm(curve, &group, &flen)) < 0)
 		return r;
 	if (x->size == 0 || y->size == 0 || x->size > flen || y->size > flen)
 		return tpmid_seterr(TPMID_E_FORMAT, "ECC public point has bad coordinate sizes (%u, %u)",
@@ -287,7 +283,7 @@ make_salt(struct tss_crypto *c, const TPMT_PUBLIC *key_pub, uint8_t salt[SESSION
 	memset(enc, 0, sizeof(*enc));
 	if (key_pub->type != TPM2_ALG_ECC || key_pub->nameAlg != TPM2_ALG_SHA256)
 		return tpmid_seterr(TPMID_E_CURVE, "the storage root key is not an ECC key with SHA-256");
-	if ((r = curve_info(key_pub->parameters.eccDetail.curveID, &group, &flen)) < 0)
+	if ((r = curve_of_tpm(key_pub->parameters.eccDetail.curveID, &group, &flen)) < 0)
 		return r;
 	if ((r = tss_ec_pubkey(key_pub->parameters.eccDetail.curveID, &key_pub->unique.ecc.x,
 		 &key_pub->unique.ecc.y, &peer)) < 0)

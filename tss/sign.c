@@ -181,8 +181,7 @@ tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_
 		return r;
 	if (digest_len != dlen)
 		return tpmid_seterr(TPMID_E_INVAL, "digest is %zu bytes; %s signs %zu-byte %s digests",
-		    digest_len, k->curve == TPM_CURVE_P256 ? "P-256" : "P-384", dlen,
-		    k->curve == TPM_CURVE_P256 ? "SHA-256" : "SHA-384");
+		    digest_len, curve_get(k->curve)->nist, dlen, curve_get(k->curve)->hash_nist);
 	if ((plen = tss_pin_len(pin)) < 0)
 		return plen;
 	d.size = (UINT16)dlen;

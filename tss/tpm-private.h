@@ -55,7 +55,7 @@ struct tpm_key {
 	ESYS_TR tr;
 	TPM2_HANDLE handle;
 	TPM2B_NAME name;
-	enum tpm_curve curve;
+	enum tpmid_curve curve;
 	int persistent;
 	int noda;
 	unsigned gen;
@@ -127,8 +127,8 @@ int tss_inner_wrap(const TPM2B_SENSITIVE *sens, const TPM2B_NAME *name, const TP
 /* ---- tss/object.c -------------------------------------------------- */
 
 /* TPM curve ID, the ECDSA hash that goes with it and the field/digest size
- * for a tpm_curve. TPMID_E_CURVE for TPM_CURVE_NONE and unknown values. */
-int tss_curve_params(enum tpm_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash,
+ * for a curve of common/curve.h. TPMID_E_CURVE for CURVE_NONE and unknown values. */
+int tss_curve_params(enum tpmid_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HASH *ret_hash,
     size_t *ret_len);
 /* Length of a PIN as an authValue: 0 for NULL or empty, TPMID_E_INVAL when
  * longer than the SHA-256 digest (Part 1 §19.6.5). */
@@ -146,7 +146,7 @@ int tss_marshal_private(const TPM2B_PRIVATE *priv, uint8_t **ret, size_t *ret_le
 int tss_unmarshal_public(const uint8_t *p, size_t len, TPM2B_PUBLIC *out);
 int tss_unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out);
 /* A signing key's public area: ECC on P-256 or P-384 (TPMID_E_CURVE). */
-int tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpm_curve *ret);
+int tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpmid_curve *ret);
 /* 1 when both public areas marshal to the same bytes, else 0 (also when
  * either does not marshal). */
 int tss_same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b);

@@ -25,19 +25,14 @@
 
 #include <openssl/evp.h>
 
+#include "common/curve.h"
+#include "common/limits.h"
 #include "common/util.h"
 
-enum tpm_curve {
-	TPM_CURVE_NONE = 0,
-	TPM_CURVE_P256 = 1,
-	TPM_CURVE_P384 = 2,
-};
 
 /* TPM2_RH_OWNER: the TSS2 key-file "parent" meaning "the H-2 primary". */
 #define TPM_PARENT_OWNER 0x40000001u
 #define TPM_SRK_PERSISTENT 0x81000001u
-#define TPM_PERSIST_FIRST 0x81000010u
-#define TPM_PERSIST_LAST 0x81FFFFFFu
 #define TPM_NAME_MAX 68 /* nameAlg (2) + SHA-512 digest */
 
 /* A key's loadable form: marshaled TPM2B_PUBLIC and TPM2B_PRIVATE (each with
@@ -126,7 +121,7 @@ int tpm_srk_persist(struct tpm *t);
  * otherwise *ret is empty and: TPMID_E_CURVE for an unknown curve,
  * TPMID_E_INVAL for a PIN over 32 bytes, errors of tpm_srk_name(), or the
  * TPM's (TPMID_E_TPM_MEMORY, TPMID_E_TPM_RESET, ...). */
-int tpm_keygen(struct tpm *t, enum tpm_curve curve, const struct secret *pin,
+int tpm_keygen(struct tpm *t, enum tpmid_curve curve, const struct secret *pin,
     struct tpm_blob *ret);
 /* Import an EC private key (OpenSSL EVP_PKEY, P-256/P-384) under the SRK
  * with TPM2_Import, as userWithAuth|sign (plus noDA without a PIN; never
@@ -151,7 +146,7 @@ int tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin,
  * by another tool may not follow that). 0 with the outputs set; otherwise they are cleared
  * and: TPMID_E_FORMAT for empty, malformed or trailing bytes or a point
  * off the curve, TPMID_E_CURVE for a non-ECC key or another curve. */
-int tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpm_curve *ret_curve,
+int tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpmid_curve *ret_curve,
     EVP_PKEY **ret_pkey, int *ret_has_auth_hint);
 
 /* Load a key blob under the SRK with TPM2_Load, loading the SRK first if
@@ -180,7 +175,7 @@ int tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pu
  * no-op; NULL `t` frees memory only. */
 void tpm_key_free(struct tpm *t, struct tpm_key *k);
 /* The key's curve, as found in its public area when it was loaded. */
-enum tpm_curve tpm_key_curve(const struct tpm_key *k);
+enum tpmid_curve tpm_key_curve(const struct tpm_key *k);
 
 /* ECDSA-sign a digest (32 bytes for P-256 / SHA-256, 48 for P-384 /
  * SHA-384) with TPM2_Sign. `pin` NULL/empty for no-PIN keys (password
@@ -197,7 +192,7 @@ int tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t dig
 
 /* Make a persistent copy of the loaded key `k` with TPM2_EvictControl; `k`
  * itself stays as it was (reach the copy with tpm_load_persistent()).
- * `handle` 0 = the first free handle from TPM_PERSIST_FIRST up. 0 and
+ * `handle` 0 = the first free handle from TPMID_PERSIST_FIRST up. 0 and
  * *ret_handle (optional) set to the handle used; for a key that is already
  * persistent, its own handle (TPMID_E_INVAL if another was asked).
  * Otherwise *ret_handle is 0 and: TPMID_E_INVAL for a handle outside

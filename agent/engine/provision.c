@@ -49,7 +49,7 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 	struct tpm_key *k = NULL;
 	struct attempt a = { 0 };
 	EVP_PKEY *pub = NULL;
-	enum tpm_curve curve = TPM_CURVE_NONE;
+	enum tpmid_curve curve = CURVE_NONE;
 	const uint8_t *srk;
 	size_t srk_len;
 	uint32_t got = 0;
@@ -61,7 +61,7 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 		goto out;
 	if ((r = identity_new(name, &id)) != 0)
 		goto out;
-	id->alg = (enum tpmid_curve)curve; /* enum tpm_curve has the table's values */
+	id->alg = curve;
 	id->pin = pin;
 	if ((r = keyfile_to_pem(kf, &id->key_pem)) != 0 ||
 	    (r = ec_pem_from_pkey(pub, &id->public_key_pem)) != 0)
@@ -137,7 +137,7 @@ engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
 		return r;
 	for (;;) {
 		if ((r = engine_tpm(e, &t)) == 0 &&
-		    (r = tpm_keygen(t, (enum tpm_curve)alg, has_pin ? pin : NULL, &blob)) == 0)
+		    (r = tpm_keygen(t, alg, has_pin ? pin : NULL, &blob)) == 0)
 			break;
 		if (!engine_recover(e, r, &a, NULL))
 			return r;

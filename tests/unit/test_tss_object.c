@@ -125,13 +125,13 @@ test_blob_public(void **state)
 	static const uint8_t x[] = { 0x60, 0xfe, 0xd4, 0xba };
 	uint8_t point[65];
 	size_t plen = 0;
-	enum tpm_curve curve = TPM_CURVE_NONE;
+	enum tpmid_curve curve = CURVE_NONE;
 	EVP_PKEY *pkey = NULL;
 	int auth = -1;
 
 	(void)state;
 	assert_int_equal(tpm_blob_public(RFC6979_PUB, sizeof(RFC6979_PUB), &curve, &pkey, &auth), 0);
-	assert_int_equal(curve, TPM_CURVE_P256);
+	assert_int_equal(curve, CURVE_P256);
 	assert_int_equal(auth, 0); /* noDA: made without a PIN */
 	assert_non_null(pkey);
 	assert_true(EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point,
@@ -145,7 +145,7 @@ test_blob_public(void **state)
 	assert_int_equal(tpm_blob_public(RFC6979_PUB, sizeof(RFC6979_PUB), NULL, NULL, NULL), 0);
 	/* The SRK is an ECC P-256 key too; tpm_blob_public does not judge its use. */
 	assert_int_equal(tpm_blob_public(H2_SRK_PUB, sizeof(H2_SRK_PUB), &curve, NULL, &auth), 0);
-	assert_int_equal(curve, TPM_CURVE_P256);
+	assert_int_equal(curve, CURVE_P256);
 	assert_int_equal(auth, 0);
 }
 
