@@ -10,7 +10,6 @@
 
 #include "agent/cli/cli.h"
 #include "common/err.h"
-#include "store/identity.h"
 
 static const char usage[] =
     "usage: tpmid export NAME --tss2 [--out FILE] [--force]\n"
@@ -35,9 +34,8 @@ cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
-	struct identity *id = NULL;
 	const char *name, *out = NULL;
-	struct wire_request q = { .type = WIRE_REQ_IDENTITY };
+	struct wire_request q = { .type = WIRE_REQ_EXPORT };
 	struct wire_reply rep = { 0 };
 	int c, r, tss2 = 0, force = 0;
 
@@ -66,20 +64,13 @@ cmd_export(int argc, char **argv)
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "export '%s'", name);
 	q.name = (char *)name;
-	if ((r = backend_call(&b, &q, &rep)) != 0 ||
-	    (r = identity_parse(rep.text, strlen(rep.text), name, &id)) != 0) {
+	if ((r = backend_call(&b, &q, &rep)) != 0) {
 		r = cli_fail(r, "export '%s'", name);
-		goto done;
+		goto out;
 	}
-	if (id->key_pem == NULL) {
-		r = cli_fail(tpmid_seterr(TPMID_E_NOENT, "identity has no key blob (only a "
-		    "persistent handle 0x%08x)", id->handle), "export '%s'", name);
-		goto done;
-	}
-	if ((r = cli_write_output(out, id->key_pem, strlen(id->key_pem), 0600, !force)) != 0)
+	if ((r = cli_write_output(out, rep.text, strlen(rep.text), 0600, !force)) != 0)
 		r = cli_fail(r, "export '%s'", name);
-done:
-	identity_free(id);
+out:
 	wire_reply_clear(&rep);
 	backend_close(&b);
 	return r;

@@ -45,6 +45,9 @@ int engine_list(struct engine *e, struct id_info **ret, size_t *ret_n);
 int engine_info(struct engine *e, const char *name, struct id_info *ret);
 /* The identity file as stored (JSON text). */
 int engine_identity_json(struct engine *e, const char *name, char **ret);
+/* The key blob as a TSS2 PRIVATE KEY PEM (fresh string); TPMID_E_NOENT
+ * with a detail when the identity has only a persistent handle. */
+int engine_export_tss2(struct engine *e, const char *name, char **ret);
 
 /* Sign a digest (length must match the curve's hash: 32 for P-256, 48 for
  * P-384). `pin` NULL: use the PIN held by engine_unlock() if the key needs

@@ -150,3 +150,20 @@ engine_identity_json(struct engine *e, const char *name, char **ret)
 	*ret = (char *)txt;
 	return 0;
 }
+
+int
+engine_export_tss2(struct engine *e, const char *name, char **ret)
+{
+	struct entry *en;
+	int r;
+
+	*ret = NULL;
+	if ((r = entry_get(e, name, &en)) != 0)
+		return r;
+	if (en->id->key_pem == NULL)
+		return tpmid_seterr(TPMID_E_NOENT, "identity has no key blob (only a persistent "
+		    "handle 0x%08x)", en->id->handle);
+	if ((*ret = strdup(en->id->key_pem)) == NULL)
+		return TPMID_E_NOMEM;
+	return 0;
+}

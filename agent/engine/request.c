@@ -104,6 +104,12 @@ req_set_ssh_cert(struct engine *e, const struct wire_request *q, struct wire_rep
 	return engine_set_ssh_cert(e, q->name, q->line);
 }
 
+static int
+req_export(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
+{
+	return engine_export_tss2(e, q->name, &rep->text);
+}
+
 int
 engine_call(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
 {

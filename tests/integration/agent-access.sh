@@ -45,6 +45,8 @@ grep -Eq "refused [a-z-]+@tpmid 'shared' for uid 65534 pid [0-9]+" "$T/agent.log
 	fail "refusal not logged with uid and pid: $(tail -n 5 "$T/agent.log")"
 nobody list >"$T/list" 2>"$T/err" || fail "list for uid 65534 failed: $(cat "$T/err")"
 [ "$(tail -n +2 "$T/list" | wc -l)" -eq 0 ] || fail "uid 65534 sees identities: $(cat "$T/list")"
+nobody export shared --tss2 >"$T/nobody.tss2" 2>"$T/err" && fail "uid 65534 exported 'shared'"
+grep -qi "permission denied" "$T/err" || fail "export refusal does not say why: $(cat "$T/err")"
 pass "uid 65534 refused: $(head -n 1 "$T/err.refused")"
 
 # A missing identity looks the same as a forbidden one to a non-owner: no
@@ -77,6 +79,8 @@ openssl dgst -sha256 -verify "$T/shared.pem" -signature "$T/nobody/sig" "$T/nobo
 	fail "signature made for uid 65534 does not verify"
 nobody list >"$T/list"
 grep -q '^shared ' "$T/list" || fail "uid 65534 does not see 'shared': $(cat "$T/list")"
+run_ok nobody export shared --tss2 --out "$T/nobody/shared.tss2"
+grep -q -- '-----BEGIN TSS2 PRIVATE KEY-----' "$T/nobody/shared.tss2" || fail "uid 65534: export of 'shared'"
 grep -q '^private ' "$T/list" && fail "uid 65534 sees 'private'"
 pass "allowed_uids [65534] lets uid 65534 use 'shared' only"
 

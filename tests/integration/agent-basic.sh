@@ -16,6 +16,7 @@ run_ok "$TPMID" --direct keygen pinned --pin-file "$T/pin"
 for n in web big pinned; do
 	"$TPMID" --direct pubkey "$n" >"$T/$n.direct.pem"
 	"$TPMID" --direct pubkey "$n" --format ssh >"$T/$n.direct.ssh"
+	"$TPMID" --direct export "$n" --tss2 >"$T/$n.direct.tss2"
 done
 set +e
 "$TPMID" --direct sign nope --in "$T/pin" --out "$T/x" 2>"$T/err.direct"
@@ -35,6 +36,9 @@ for n in web big pinned; do
 	"$TPMID" pubkey "$n" --format ssh >"$T/$n.agent.ssh"
 	cmp -s "$T/$n.direct.pem" "$T/$n.agent.pem" || fail "pubkey $n (pem) differs"
 	cmp -s "$T/$n.direct.ssh" "$T/$n.agent.ssh" || fail "pubkey $n (ssh) differs"
+	"$TPMID" export "$n" --tss2 >"$T/$n.agent.tss2"
+	cmp -s "$T/$n.direct.tss2" "$T/$n.agent.tss2" || fail "export $n differs"
+	grep -q -- '-----BEGIN TSS2 PRIVATE KEY-----' "$T/$n.agent.tss2" || fail "export $n: not a TSS2 key"
 done
 set +e
 "$TPMID" sign nope --in "$T/pin" --out "$T/x" 2>"$T/err.agent"
@@ -43,7 +47,7 @@ set -e
 [ "$rc" -eq 1 ] || fail "sign of a missing identity exited $rc"
 cmp -s "$T/err.direct" "$T/err.agent" ||
 	fail "error messages differ: direct '$(cat "$T/err.direct")' agent '$(cat "$T/err.agent")'"
-pass "list, pubkey and errors identical in both modes"
+pass "list, pubkey, export and errors identical in both modes"
 
 # Sign data and a digest through the agent.
 head -c 1000 /dev/urandom >"$T/msg"
