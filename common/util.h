@@ -10,6 +10,11 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* Everything is built with -fvisibility=hidden (configure.ac): a shared
+ * object exports exactly what its API marks with this, so no helper of
+ * ours (read_file, freezero, ...) can clash with a host program's. */
+#define TPMID_EXPORT __attribute__((visibility("default")))
+
 /* Wipe then free; NULL is fine. */
 void freezero(void *p, size_t len);
 /* free() a NUL-terminated string after wiping it. */

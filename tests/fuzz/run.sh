@@ -1,94 +1,33 @@
 #!/bin/sh
-# Build and run the libFuzzer targets (tests/fuzz/fuzz_*.c).
+# Run the libFuzzer targets (tests/fuzz/fuzz_*.c) that `make` built in a
+# tree configured with CC=clang --enable-fuzzing (Makefile.am "fuzzing";
+# `make fuzz-run FUZZ_SECONDS=N` calls this).
 #
-#   run.sh build SRCDIR BUILDDIR [SECONDS]   build every target
-#   run.sh run   SRCDIR BUILDDIR [SECONDS]   build, replay the kept crashers,
-#                                            then fuzz each target SECONDS (30)
+#   run.sh SRCDIR BUILDDIR [SECONDS]
 #
-# BUILDDIR is a configured build tree (it provides config.h). Every target
-# is linked with the project's library sources (common/, tss/, store/ and
-# agent/ without the programs' main files), compiled by clang with
-# -fsanitize=fuzzer,address,undefined. Each target fuzzes over its seed
-# corpus tests/fuzz/corpus/<target>/ (read-only; new inputs go to
-# BUILDDIR/fuzz/corpus/<target>/); a crash, leak or timeout is written as
-# tests/fuzz/corpus/<target>/crash-* (or leak-*, timeout-*) so it is kept
-# as a regression input and replayed by every later run.
-#
-# Needs clang and libclang-rt-14-dev (Debian). Environment: FUZZ_CC
-# (default clang), FUZZ_MAX_LEN (default 65536), FUZZ_TIMEOUT (per input,
+# Every target first replays the crashers kept in tests/fuzz/corpus/<target>/
+# (crash-*, leak-*, timeout-*, oom-*: each must pass now), then fuzzes for
+# SECONDS (default 30) over that seed corpus (read-only; new inputs go to
+# BUILDDIR/fuzz/corpus/<target>/). A crash, leak or timeout is written to
+# tests/fuzz/corpus/<target>/ so it is kept as a regression input.
+# Environment: FUZZ_MAX_LEN (default 65536), FUZZ_TIMEOUT (per input,
 # default 10 s).
 set -eu
 
-usage() {
-	echo "usage: $0 build|run SRCDIR BUILDDIR [SECONDS]" >&2
-	exit 2
-}
-[ $# -ge 3 ] || usage
-mode=$1
-src=$(cd "$2" && pwd)
-build=$(cd "$3" && pwd)
-secs=${4:-30}
+[ $# -ge 2 ] || { echo "usage: $0 SRCDIR BUILDDIR [SECONDS]" >&2; exit 2; }
+src=$(cd "$1" && pwd)
+build=$(cd "$2" && pwd)
+secs=${3:-30}
 [ -n "$secs" ] || secs=30
-case $mode in build | run) ;; *) usage ;; esac
-
-CC=${FUZZ_CC:-clang}
-if ! command -v "$CC" >/dev/null 2>&1; then
-	echo "$0: $CC not found: apt-get install clang libclang-rt-14-dev" >&2
-	exit 1
-fi
-[ -f "$build/config.h" ] || { echo "$0: $build/config.h missing: run configure first" >&2; exit 1; }
-
-PKGS="tss2-esys tss2-sys tss2-mu tss2-rc tss2-tctildr libcrypto json-c"
-DEP_CFLAGS=$(pkg-config --cflags $PKGS)
-DEP_LIBS=$(pkg-config --libs $PKGS)
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN -I$build -I$src $DEP_CFLAGS \
-	-DTPMID_VERSION=\"fuzz\" -DPKCS11_MODULE_PATH=\"/nonexistent\" \
-	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION"
-
 out=$build/fuzz
-mkdir -p "$out/obj"
-
-# Library sources: everything but the files that hold a main().
-lib_sources() {
-	for f in "$src"/common/*.c "$src"/tss/*.c "$src"/store/*.c "$src"/agent/*/*.c; do
-		case ${f#"$src"/} in
-		agent/daemon/main.c | agent/cli/*) continue ;;
-		esac
-		echo "$f"
-	done
-}
-
-build_all() {
-	objs=""
-	for f in $(lib_sources); do
-		rel=${f#"$src"/}
-		o=$out/obj/$(echo "$rel" | tr '/' '_' | sed 's/\.c$/.o/')
-		if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ "$build/config.h" -nt "$o" ]; then
-			echo "  CC(fuzz) $rel"
-			# shellcheck disable=SC2086
-			$CC $CFLAGS -fsanitize=fuzzer-no-link -c "$f" -o "$o"
-		fi
-		objs="$objs $o"
-	done
-	targets=""
-	for t in "$src"/tests/fuzz/fuzz_*.c; do
-		[ -f "$t" ] || continue
-		name=$(basename "$t" .c)
-		echo "  LD(fuzz) $name"
-		# shellcheck disable=SC2086
-		$CC $CFLAGS -fsanitize=fuzzer "$t" $objs $DEP_LIBS -o "$out/$name"
-		targets="$targets $name"
-	done
-	[ -n "$targets" ] || { echo "$0: no tests/fuzz/fuzz_*.c targets" >&2; exit 1; }
-	echo "fuzz targets in $out:$targets"
-}
+mkdir -p "$out"
 
 run_all() {
 	rc=0
 	for t in "$src"/tests/fuzz/fuzz_*.c; do
 		name=$(basename "$t" .c)
-		bin=$out/$name
+		bin=$build/tests/fuzz/$name
+		[ -x "$bin" ] || { echo "FAIL: $name: $bin not built (make with --enable-fuzzing)" >&2; rc=1; continue; }
 		seed=$src/tests/fuzz/corpus/$name
 		work=$out/corpus/$name
 		mkdir -p "$seed" "$work"
@@ -125,7 +64,4 @@ run_all() {
 	return $rc
 }
 
-build_all
-if [ "$mode" = run ]; then
-	run_all
-fi
+run_all
