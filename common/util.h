@@ -9,6 +9,9 @@
 #include <sys/types.h>
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+/* A numeric macro as a string literal (for help texts). */
+#define TPMID_STR(x) TPMID_STR_(x)
+#define TPMID_STR_(x) #x
 
 /* Everything is built with -fvisibility=hidden (configure.ac): a shared
  * object exports exactly what its API marks with this, so no helper of

@@ -28,9 +28,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* PIN / passphrase input (cli_pin.c). */
 int cli_read_pin_file(const char *path, struct secret **ret);
 int cli_read_pin_stdin(struct secret **ret);
+/* What is asked for: its name in messages and its longest length. */
+struct cli_secret_kind {
+	const char *noun;
+	size_t max;
+};
+extern const struct cli_secret_kind cli_pin;        /* TPMID_PIN_MAX */
+extern const struct cli_secret_kind cli_passphrase; /* TPMID_PASSPHRASE_MAX */
 /* Prompt on /dev/tty without echo, else via $SSH_ASKPASS when there is no
  * terminal. `confirm`: ask twice and compare. */
-int cli_prompt_secret(const char *prompt, int confirm, struct secret **ret);
+int cli_prompt_secret(const char *prompt, const struct cli_secret_kind *kind, int confirm,
+    struct secret **ret);
 
 /* Shared helpers for the cmd_*.c files (cli.c, cli_pin.c). */
 

@@ -36,7 +36,7 @@ static const char usage[] =
     "  --key FILE         the key to import ('-' for standard input)\n"
     "  --no-pin           the imported key needs no PIN (the default)\n"
     "  --pin              ask for a new PIN twice on the terminal (or SSH_ASKPASS)\n"
-    "  --pin-file FILE    the new PIN is the first line of FILE (max 128 bytes)\n"
+    "  --pin-file FILE    the new PIN is the first line of FILE (at most " TPMID_STR(TPMID_PIN_MAX) " bytes)\n"
     "  --pin-stdin        the new PIN is the first line of standard input\n"
     "  --help             show this help\n";
 
@@ -69,7 +69,7 @@ openssh_to_pkcs8(const char *path, const uint8_t *text, size_t len, uint8_t **re
 			tpmid_err_prefix("%s", path);
 			return r;
 		}
-		if ((r = cli_prompt_secret(prompt, 0, &pass)) != 0)
+		if ((r = cli_prompt_secret(prompt, &cli_passphrase, 0, &pass)) != 0)
 			return r;
 	}
 	r = TPMID_E_NOMEM;

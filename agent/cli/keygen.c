@@ -19,7 +19,7 @@ static const char usage[] =
     "  --curve C          p256 (default) or p384\n"
     "  --no-pin           the key needs no PIN (the default)\n"
     "  --pin              ask for a PIN twice on the terminal (or SSH_ASKPASS)\n"
-    "  --pin-file FILE    the PIN is the first line of FILE (max 128 bytes)\n"
+    "  --pin-file FILE    the PIN is the first line of FILE (at most " TPMID_STR(TPMID_PIN_MAX) " bytes)\n"
     "  --pin-stdin        the PIN is the first line of standard input\n"
     "  --persist[=HANDLE] also make the key persistent in the TPM, at HANDLE\n"
     "                     (0x81000010-0x81ffffff) or the first free handle from\n"

@@ -18,12 +18,16 @@
 #include "common/err.h"
 #include "common/util.h"
 
-#define PIN_MAX 128
-#define ASKPASS_MAX 1024
+/* What a secret is and how long it may be: a PIN becomes a key's TPM
+ * authValue (TPMID_PIN_MAX, common/limits.h), a passphrase never reaches
+ * the TPM. */
+const struct cli_secret_kind cli_pin = { "PIN", TPMID_PIN_MAX };
+const struct cli_secret_kind cli_passphrase = { "passphrase", TPMID_PASSPHRASE_MAX };
 
 /* The first line of `buf`, without its newline (and a CR before it). */
 static int
-first_line_secret(const uint8_t *buf, size_t len, const char *what, struct secret **ret)
+first_line_secret(const uint8_t *buf, size_t len, const char *what,
+    const struct cli_secret_kind *kind, struct secret **ret)
 {
 	size_t n = 0;
 
@@ -33,11 +37,12 @@ first_line_secret(const uint8_t *buf, size_t len, const char *what, struct secre
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	if (n == 0)
-		return tpmid_seterr(TPMID_E_INVAL, "%s: empty PIN", what);
-	if (n > PIN_MAX)
-		return tpmid_seterr(TPMID_E_TOOBIG, "%s: PIN longer than %d bytes", what, PIN_MAX);
+		return tpmid_seterr(TPMID_E_INVAL, "%s: empty %s", what, kind->noun);
+	if (n > kind->max)
+		return tpmid_seterr(TPMID_E_TOOBIG, "%s: %s longer than %zu bytes", what, kind->noun,
+		    kind->max);
 	if (memchr(buf, '\0', n) != NULL)
-		return tpmid_seterr(TPMID_E_INVAL, "%s: PIN contains a NUL byte", what);
+		return tpmid_seterr(TPMID_E_INVAL, "%s: %s contains a NUL byte", what, kind->noun);
 	if ((*ret = secret_new(buf, n)) == NULL)
 		return TPMID_E_NOMEM;
 	return 0;
@@ -58,7 +63,7 @@ cli_read_pin_file(const char *path, struct secret **ret)
 			return tpmid_seterr(r, "PIN file %s: too large", path);
 		return r;
 	}
-	r = first_line_secret(buf, len, path, ret);
+	r = first_line_secret(buf, len, path, &cli_pin, ret);
 	freezero(buf, len);
 	return r;
 }
@@ -66,7 +71,7 @@ cli_read_pin_file(const char *path, struct secret **ret)
 int
 cli_read_pin_stdin(struct secret **ret)
 {
-	uint8_t buf[PIN_MAX + 2];
+	uint8_t buf[TPMID_PIN_MAX + 2];
 	size_t n = 0;
 	ssize_t got;
 	int r;
@@ -85,7 +90,7 @@ cli_read_pin_stdin(struct secret **ret)
 			break;
 		n++;
 	}
-	r = first_line_secret(buf, n, "standard input", ret);
+	r = first_line_secret(buf, n, "standard input", &cli_pin, ret);
 out:
 	explicit_bzero(buf, sizeof(buf));
 	return r;
@@ -108,13 +113,13 @@ tty_signal(int sig)
 
 /* Read a line from the terminal with echo off. */
 static int
-tty_read(const char *prompt, struct secret **ret)
+tty_read(const char *prompt, const struct cli_secret_kind *kind, struct secret **ret)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
 	struct termios raw;
 	struct sigaction sa, osa[ELEMENTSOF(sigs)];
 	size_t i;
-	char buf[PIN_MAX + 2];
+	char buf[TPMID_PASSPHRASE_MAX + 2];
 	size_t n = 0;
 	ssize_t got;
 	char c;
@@ -145,8 +150,9 @@ tty_read(const char *prompt, struct secret **ret)
 			continue;
 		if (got <= 0 || c == '\n' || c == '\r')
 			break;
-		if (n >= PIN_MAX) {
-			r = tpmid_seterr(TPMID_E_TOOBIG, "PIN longer than %d bytes", PIN_MAX);
+		if (n >= kind->max) {
+			r = tpmid_seterr(TPMID_E_TOOBIG, "%s longer than %zu bytes", kind->noun,
+			    kind->max);
 			/* Drain the rest of the line. */
 			continue;
 		}
@@ -172,9 +178,10 @@ tty_read(const char *prompt, struct secret **ret)
 /* Run $SSH_ASKPASS with the prompt as its argument; its stdout up to the
  * first newline is the answer. A non-zero exit is a cancel. */
 static int
-askpass_read(const char *askpass, const char *prompt, struct secret **ret)
+askpass_read(const char *askpass, const char *prompt, const struct cli_secret_kind *kind,
+    struct secret **ret)
 {
-	uint8_t buf[ASKPASS_MAX];
+	uint8_t buf[TPMID_PASSPHRASE_MAX + 2];
 	size_t n = 0;
 	ssize_t got;
 	pid_t pid;
@@ -214,7 +221,7 @@ askpass_read(const char *askpass, const char *prompt, struct secret **ret)
 		r = tpmid_seterr(TPMID_E_CANCELLED, "%s did not return a PIN (cancelled)", askpass);
 		goto out;
 	}
-	if ((r = first_line_secret(buf, n, askpass, ret)) == TPMID_E_INVAL)
+	if ((r = first_line_secret(buf, n, askpass, kind, ret)) == TPMID_E_INVAL)
 		r = tpmid_seterr(TPMID_E_CANCELLED, "no PIN entered");
 out:
 	explicit_bzero(buf, sizeof(buf));
@@ -223,7 +230,7 @@ out:
 
 /* One answer, from the terminal or askpass per SSH_ASKPASS_REQUIRE. */
 static int
-prompt_once(const char *prompt, struct secret **ret)
+prompt_once(const char *prompt, const struct cli_secret_kind *kind, struct secret **ret)
 {
 	const char *askpass = getenv("SSH_ASKPASS"), *req = getenv("SSH_ASKPASS_REQUIRE");
 	const char *disp = getenv("DISPLAY"), *wdisp = getenv("WAYLAND_DISPLAY");
@@ -245,25 +252,26 @@ prompt_once(const char *prompt, struct secret **ret)
 	if (askpass == NULL || *askpass == '\0')
 		askpass = "ssh-askpass"; /* found in PATH, as OpenSSH's default is */
 	if (!use_askpass) {
-		r = tty_read(prompt, ret);
+		r = tty_read(prompt, kind, ret);
 		if (r != TPMID_E_NOENT)
 			return r;
 	}
 	if (!allow_askpass)
 		return tpmid_seterr(TPMID_E_NEEDPIN, "no terminal to ask for the PIN on (use "
 		    "--pin-file or --pin-stdin, or set SSH_ASKPASS and DISPLAY)");
-	return askpass_read(askpass, prompt, ret);
+	return askpass_read(askpass, prompt, kind, ret);
 }
 
 int
-cli_prompt_secret(const char *prompt, int confirm, struct secret **ret)
+cli_prompt_secret(const char *prompt, const struct cli_secret_kind *kind, int confirm,
+    struct secret **ret)
 {
 	struct secret *a = NULL, *b = NULL;
 	char *again = NULL;
 	int r;
 
 	*ret = NULL;
-	if ((r = prompt_once(prompt, &a)) != 0)
+	if ((r = prompt_once(prompt, kind, &a)) != 0)
 		goto out;
 	if (confirm) {
 		if (asprintf(&again, "Enter it again: ") < 0) {
@@ -271,7 +279,7 @@ cli_prompt_secret(const char *prompt, int confirm, struct secret **ret)
 			r = TPMID_E_NOMEM;
 			goto out;
 		}
-		if ((r = prompt_once(again, &b)) != 0)
+		if ((r = prompt_once(again, kind, &b)) != 0)
 			goto out;
 		if (timingsafe_memeq(a->p, a->len, b->p, b->len) != 0) {
 			r = tpmid_seterr(TPMID_E_INVAL, "the two entries differ");
@@ -318,7 +326,7 @@ cli_pin_get(const struct cli_pin_opt *o, const char *prompt, int confirm,
 	if (o->from_stdin)
 		return cli_read_pin_stdin(ret);
 	if (o->prompt)
-		return cli_prompt_secret(prompt, confirm, ret);
+		return cli_prompt_secret(prompt, &cli_pin, confirm, ret);
 	return 0;
 }
 
@@ -329,7 +337,7 @@ cli_pin_for_sign(const struct id_info *info, const char *prompt, struct secret *
 
 	if (!info->pin || info->unlocked || *pin != NULL)
 		return 0;
-	r = cli_prompt_secret(prompt, 0, pin);
+	r = cli_prompt_secret(prompt, &cli_pin, 0, pin);
 	return r == TPMID_E_NEEDPIN ? 0 : r;
 }
 

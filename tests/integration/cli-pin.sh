@@ -28,6 +28,27 @@ grep -q "wrong PIN" "$T/err" || fail "wrong PIN message: $(cat "$T/err")"
 grep -Eiq "tr(y|ies) left" "$T/err" || fail "no tries left in: $(cat "$T/err")"
 grep -q "'p'" "$T/err" || fail "wrong PIN message does not name the identity: $(cat "$T/err")"
 
+# The TPM takes an auth value of at most 32 bytes (its nameAlg's digest
+# size): the help says so, a longer PIN is refused before the TPM is asked,
+# from every source, and exactly 32 bytes work.
+"$TPMID" keygen --help | grep -q -- '--pin-file FILE .*at most 32 bytes' ||
+	fail "keygen --help does not give the PIN limit: $("$TPMID" keygen --help | grep pin-file)"
+head -c 33 /dev/zero | tr '\0' x >"$T/pin33"
+echo >>"$T/pin33"
+head -c 32 /dev/zero | tr '\0' y >"$T/pin32"
+echo >>"$T/pin32"
+expect_status 1 "$TPMID" keygen long --pin-file "$T/pin33"
+grep -q "PIN longer than 32 bytes" "$T/err" || fail "33-byte PIN file: $(cat "$T/err")"
+[ ! -e "$TPMID_STORE/long.json" ] || fail "a 33-byte PIN made an identity"
+set +e
+"$TPMID" keygen long --pin-stdin <"$T/pin33" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] && grep -q "PIN longer than 32 bytes" "$T/err" || fail "33-byte PIN on stdin: $rc $(cat "$T/err")"
+run_ok "$TPMID" keygen long --pin-file "$T/pin32"
+run_ok "$TPMID" sign long --pin-file "$T/pin32" --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" delete long
+
 # The right PIN still works afterwards.
 printf '1234\n' | "$TPMID" sign p --pin-stdin --in "$T/msg" --out "$T/sig" 2>"$T/err" ||
 	fail "--pin-stdin: $(cat "$T/err")"
