@@ -79,20 +79,20 @@ cmd_cert(int argc, char **argv)
 			return cli_fail(r, "cert '%s'", name);
 		if (ca != NULL && (r = read_file(ca, PEM_FILE_MAX, &ca_pem, &len)) != 0) {
 			r = cli_fail(r, "cert '%s'", name);
-			goto done;
+			goto out;
 		}
 		if (ca != NULL && (r = x509_bundle_normalize((char *)ca_pem, &norm)) != 0) {
 			r = cli_fail(r, "cert '%s': %s", name, ca);
-			goto done;
+			goto out;
 		}
 	}
 	if ((r = cli_backend(&b)) != 0) {
 		r = cli_fail(r, "cert '%s'", name);
-		goto done;
+		goto out;
 	}
 	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "cert '%s'", name);
-		goto done;
+		goto out;
 	}
 	if (set == NULL) {
 		const char *p = ca_only ? info.ca_pem : info.cert_pem;
@@ -100,11 +100,11 @@ cmd_cert(int argc, char **argv)
 			r = cli_fail(tpmid_seterr(TPMID_E_NOENT, "no %s attached (use 'tpmid cert %s "
 			    "--set CERT.pem')", ca_only ? "CA bundle" : "certificate", name),
 			    "cert '%s'", name);
-			goto done;
+			goto out;
 		}
 		if ((r = cli_write_output(NULL, p, strlen(p), 0644, 0)) != 0)
 			r = cli_fail(r, "cert '%s'", name);
-		goto done;
+		goto out;
 	}
 	/* Checked here too so the message names the file, agent or not. */
 	if ((r = x509_cert_matches_spki((char *)cert_pem, info.spki, info.spki_len)) != 0) {
@@ -114,7 +114,7 @@ cmd_cert(int argc, char **argv)
 		else
 			tpmid_err_prefix("%s", set);
 		r = cli_fail(r, "cert '%s'", name);
-		goto done;
+		goto out;
 	}
 	q.name = (char *)name;
 	q.cert_pem = (char *)cert_pem;
@@ -123,11 +123,11 @@ cmd_cert(int argc, char **argv)
 	wire_reply_clear(&rep);
 	if (r != 0) {
 		r = cli_fail(r, "cert '%s'", name);
-		goto done;
+		goto out;
 	}
 	printf("attached %s%s%s to identity '%s'\n", set, ca ? " and CA bundle " : "",
 	    ca ? ca : "", name);
-done:
+out:
 	free(norm);
 	free(cert_pem);
 	free(ca_pem);

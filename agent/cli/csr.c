@@ -60,7 +60,7 @@ cmd_csr(int argc, char **argv)
 	struct id_info info = { 0 };
 	struct csr_sign cs;
 	_cleanup_secret_ struct secret *pin = NULL;
-	const char *name, *subject = NULL, *san = NULL, *out = NULL;
+	const char *name, *subject = NULL, *san = NULL, *out_path = NULL;
 	X509_NAME *nm = NULL;
 	GENERAL_NAMES *gens = NULL;
 	char *pem = NULL, prompt[128];
@@ -75,7 +75,7 @@ cmd_csr(int argc, char **argv)
 			san = optarg;
 			break;
 		case 'o':
-			out = optarg;
+			out_path = optarg;
 			break;
 		case CLI_PIN_PROMPT:
 		case CLI_PIN_FILE:
@@ -110,11 +110,11 @@ cmd_csr(int argc, char **argv)
 		return cli_fail(r, "csr '%s'", name);
 	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "csr '%s'", name);
-		goto done;
+		goto out;
 	}
 	if ((r = cli_pin_for_sign(&info, prompt, &pin)) != 0) {
 		r = cli_fail(r, "csr '%s'", name);
-		goto done;
+		goto out;
 	}
 	cs.b = &b;
 	cs.name = name;
@@ -122,11 +122,11 @@ cmd_csr(int argc, char **argv)
 	if ((r = x509_csr_make(info.spki, info.spki_len, info.alg, subject, san, csr_sign_cb, &cs,
 	    &pem)) != 0) {
 		r = cli_fail(cli_pin_explain(&b, name, r), "csr '%s'", name);
-		goto done;
+		goto out;
 	}
-	if ((r = cli_write_output(out, pem, strlen(pem), 0644, 0)) != 0)
+	if ((r = cli_write_output(out_path, pem, strlen(pem), 0644, 0)) != 0)
 		r = cli_fail(r, "csr '%s'", name);
-done:
+out:
 	free(pem);
 	id_info_clear(&info);
 	backend_close(&b);

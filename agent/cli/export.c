@@ -34,7 +34,7 @@ cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct backend b = { 0 };
-	const char *name, *out = NULL;
+	const char *name, *out_path = NULL;
 	struct wire_request q = { .type = WIRE_REQ_EXPORT };
 	struct wire_reply rep = { 0 };
 	int c, r, tss2 = 0, force = 0;
@@ -45,7 +45,7 @@ cmd_export(int argc, char **argv)
 			tss2 = 1;
 			break;
 		case 'o':
-			out = optarg;
+			out_path = optarg;
 			break;
 		case 'f':
 			force = 1;
@@ -68,7 +68,7 @@ cmd_export(int argc, char **argv)
 		r = cli_fail(r, "export '%s'", name);
 		goto out;
 	}
-	if ((r = cli_write_output(out, rep.text, strlen(rep.text), 0600, !force)) != 0)
+	if ((r = cli_write_output(out_path, rep.text, strlen(rep.text), 0600, !force)) != 0)
 		r = cli_fail(r, "export '%s'", name);
 out:
 	wire_reply_clear(&rep);

@@ -33,7 +33,7 @@ cmd_pubkey(int argc, char **argv)
 	enum { F_PEM, F_SSH, F_DER } fmt = F_PEM;
 	struct backend b = { 0 };
 	struct id_info info = { 0 };
-	const char *name, *out = NULL;
+	const char *name, *out_path = NULL;
 	char *text = NULL, *line = NULL;
 	int c, r;
 
@@ -51,7 +51,7 @@ cmd_pubkey(int argc, char **argv)
 				    optarg);
 			break;
 		case 'o':
-			out = optarg;
+			out_path = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -62,32 +62,32 @@ cmd_pubkey(int argc, char **argv)
 	}
 	if ((r = cli_one_name(argv[0], argc, argv, &name)) != 0)
 		return r;
-	if (fmt == F_DER && (out == NULL || strcmp(out, "-") == 0) && cli_stdout_is_tty())
+	if (fmt == F_DER && (out_path == NULL || strcmp(out_path, "-") == 0) && cli_stdout_is_tty())
 		return cli_usage_error(argv[0], "refusing to write DER to a terminal: use --out "
 		    "FILE or redirect standard output");
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "pubkey '%s'", name);
 	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "pubkey '%s'", name);
-		goto done;
+		goto out;
 	}
 	switch (fmt) {
 	case F_PEM:
 		if ((r = ec_pem_from_spki(info.spki, info.spki_len, &text)) == 0)
-			r = cli_write_output(out, text, strlen(text), 0644, 0);
+			r = cli_write_output(out_path, text, strlen(text), 0644, 0);
 		break;
 	case F_SSH:
 		if ((r = sshwire_pubkey_line(info.spki, info.spki_len, name, &line)) == 0 &&
 		    (r = asprintf(&text, "%s\n", line) < 0 ? TPMID_E_NOMEM : 0) == 0)
-			r = cli_write_output(out, text, strlen(text), 0644, 0);
+			r = cli_write_output(out_path, text, strlen(text), 0644, 0);
 		break;
 	case F_DER:
-		r = cli_write_output(out, info.spki, info.spki_len, 0644, 0);
+		r = cli_write_output(out_path, info.spki, info.spki_len, 0644, 0);
 		break;
 	}
 	if (r != 0)
 		r = cli_fail(r, "pubkey '%s'", name);
-done:
+out:
 	free(line);
 	free(text);
 	id_info_clear(&info);

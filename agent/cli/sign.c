@@ -94,7 +94,7 @@ cmd_sign(int argc, char **argv)
 	struct backend b = { 0 };
 	struct id_info info = { 0 };
 	_cleanup_secret_ struct secret *pin = NULL;
-	const char *name, *in = NULL, *out = NULL;
+	const char *name, *in = NULL, *out_path = NULL;
 	uint8_t dg[EVP_MAX_MD_SIZE], *raw = NULL, *sig = NULL;
 	size_t dg_len = 0, raw_len = 0, sig_len = 0;
 	const struct curve_info *curve;
@@ -110,7 +110,7 @@ cmd_sign(int argc, char **argv)
 			digest = 1;
 			break;
 		case 'o':
-			out = optarg;
+			out_path = optarg;
 			break;
 		case CLI_PIN_PROMPT:
 		case CLI_PIN_FILE:
@@ -131,7 +131,7 @@ cmd_sign(int argc, char **argv)
 		return cli_usage_error(argv[0], "--in FILE is required");
 	if (po.from_stdin && strcmp(in, "-") == 0)
 		return cli_usage_error(argv[0], "--pin-stdin and --in - both want standard input");
-	if ((out == NULL || strcmp(out, "-") == 0) && cli_stdout_is_tty())
+	if ((out_path == NULL || strcmp(out_path, "-") == 0) && cli_stdout_is_tty())
 		return cli_usage_error(argv[0], "refusing to write a binary signature to a "
 		    "terminal: use --out SIG or redirect standard output");
 	snprintf(prompt, sizeof(prompt), "PIN for '%s': ", name);
@@ -141,43 +141,43 @@ cmd_sign(int argc, char **argv)
 		return cli_fail(r, "sign '%s'", name);
 	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
-		goto done;
+		goto out;
 	}
 	if ((curve = curve_get(info.alg)) == NULL) {
 		r = cli_fail(tpmid_seterr(TPMID_E_CURVE, "unknown key algorithm"), "sign '%s'",
 		    name);
-		goto done;
+		goto out;
 	}
 	if (digest) {
 		if ((r = read_file(in, 16384, &raw, &raw_len)) != 0) {
 			r = cli_fail(r, "sign '%s'", name);
-			goto done;
+			goto out;
 		}
 		if (raw_len != curve->digest_len) {
 			r = cli_fail(tpmid_seterr(TPMID_E_INVAL, "%s is %zu bytes; a %s digest for "
 			    "%s is %zu bytes", in, raw_len, curve->hash_nist, curve->name,
 			    curve->digest_len),
 			    "sign '%s'", name);
-			goto done;
+			goto out;
 		}
 		memcpy(dg, raw, raw_len);
 		dg_len = raw_len;
 	} else if ((r = hash_file(in, curve, dg, &dg_len)) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
-		goto done;
+		goto out;
 	}
 	if ((r = cli_pin_for_sign(&info, prompt, &pin)) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
-		goto done;
+		goto out;
 	}
 	r = backend_sign_digest(&b, name, dg, dg_len, pin, &sig, &sig_len);
 	if (cli_pin_explain(&b, name, r) != 0) {
 		r = cli_fail(r, "sign '%s'", name);
-		goto done;
+		goto out;
 	}
-	if ((r = cli_write_output(out, sig, sig_len, 0644, 0)) != 0)
+	if ((r = cli_write_output(out_path, sig, sig_len, 0644, 0)) != 0)
 		r = cli_fail(r, "sign '%s'", name);
-done:
+out:
 	free(raw);
 	free(sig);
 	id_info_clear(&info);

@@ -93,11 +93,11 @@ cmd_ssh_cert(int argc, char **argv)
 		if ((r = first_line(text, text_len, &line)) != 0 ||
 		    (r = sshwire_line_blob(line, &blob, &blob_len)) != 0) {
 			r = cli_fail(r, "ssh-cert '%s': %s", name, set);
-			goto done;
+			goto out;
 		}
 		if ((r = cli_backend(&b)) != 0) {
 			r = cli_fail(r, "ssh-cert '%s'", name);
-			goto done;
+			goto out;
 		}
 		q.name = (char *)name;
 		q.line = line;
@@ -105,28 +105,28 @@ cmd_ssh_cert(int argc, char **argv)
 		wire_reply_clear(&rep);
 		if (r != 0) {
 			r = cli_fail(r, "ssh-cert '%s': %s", name, set);
-			goto done;
+			goto out;
 		}
 		r = 0;
-		goto done;
+		goto out;
 	}
 
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "ssh-cert '%s'", name);
 	if ((r = backend_info(&b, name, &info)) != 0) {
 		r = cli_fail(r, "ssh-cert '%s'", name);
-		goto done;
+		goto out;
 	}
 	if (info.ssh_cert == NULL) {
 		fprintf(stderr, "tpmid: ssh-cert '%s': no OpenSSH certificate attached (use "
 		    "'tpmid ssh-cert %s --set FILE')\n", name, name);
 		r = 1;
-		goto done;
+		goto out;
 	}
 	printf("%s\n", info.ssh_cert);
 	r = fflush(stdout) == 0 ? 0 : cli_fail(TPMID_E_IO, "ssh-cert '%s': writing output",
 	    name);
-done:
+out:
 	free(blob);
 	free(line);
 	free(text);

@@ -189,11 +189,11 @@ agent_main(const struct agent_cfg *cfg)
 	/* Signals are blocked before anything that may be interrupted, so a
 	 * SIGTERM during startup is handled by the loop, not lost. */
 	if ((r = loop_signals_setup(&a)) < 0)
-		goto fail;
+		goto out;
 
 	if ((activated = listen_activated(&a.lfd)) < 0) {
 		r = activated;
-		goto fail;
+		goto out;
 	}
 	if (activated) {
 		a.path = listen_path_of(a.lfd);
@@ -208,10 +208,10 @@ agent_main(const struct agent_cfg *cfg)
 			a.path = client_default_socket();
 		if (a.path == NULL) {
 			r = TPMID_E_NOMEM;
-			goto fail;
+			goto out;
 		}
 		if ((r = listen_bind(a.path, cfg->system, &a.lfd, &sst)) < 0)
-			goto fail;
+			goto out;
 		a.bound = 1;
 		a.sock_dev = sst.st_dev;
 		a.sock_ino = sst.st_ino;
@@ -228,16 +228,16 @@ agent_main(const struct agent_cfg *cfg)
 	 * touched; the first request (or the check below) connects. */
 	ecfg.lazy_tpm = 1;
 	if ((r = engine_new(&ecfg, &a.engine)) < 0)
-		goto fail;
+		goto out;
 	a.d.engine = a.engine;
 	if ((a.scratch = tbuf_new(WIRE_REPLY_MAX)) == NULL) {
 		r = TPMID_E_NOMEM;
-		goto fail;
+		goto out;
 	}
 
 	if (!cfg->foreground) {
 		if ((r = daemonize(a.path)) < 0)
-			goto fail;
+			goto out;
 		log_init("tpmid-agent", 1, cfg->log_level);
 	}
 
@@ -260,12 +260,10 @@ agent_main(const struct agent_cfg *cfg)
 
 	status = loop_run(&a);
 	log_info("stopped");
-	goto out;
-
-fail:
-	log_error("%s", tpmid_errmsg(r));
-	status = 1;
+	r = 0;
 out:
+	if (r < 0)
+		log_error("%s", tpmid_errmsg(r));
 	loop_stop_listening(&a);
 	loop_close_all(&a);
 	/* Flushes every loaded key and the SRK, wipes held PINs. */

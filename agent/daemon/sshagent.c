@@ -176,14 +176,15 @@ cache_rebuild(struct engine *e, struct id_info *list, size_t n)
 		free(cert);
 		cert = NULL;
 		if (r < 0)
-			goto fail;
+			goto out;
 	}
-	tbuf_free(key);
 	cache.engine = e;
 	cache.ents = a;
 	cache.n = k;
-	return 0;
-fail:
+	a = NULL;
+	k = 0;
+	r = 0;
+out:
 	tbuf_free(key);
 	for (i = 0; i < k; i++)
 		blob_ent_clear(&a[i]);
