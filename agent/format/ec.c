@@ -39,13 +39,13 @@ ec_pkey_curve(EVP_PKEY *pk, const struct curve_info **ret)
 	return 0;
 }
 
-/* The text a memory BIO holds, as a fresh string. */
-static int
+int
 bio_text(BIO *bio, char **ret)
 {
 	char *p;
 	long n;
 
+	*ret = NULL;
 	if ((n = BIO_get_mem_data(bio, &p)) <= 0)
 		return TPMID_E_NOMEM;
 	if ((*ret = strdup_n(p, (size_t)n)) == NULL)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 
 #include "common/curve.h"
@@ -26,5 +27,9 @@ int ec_spki_from_pem(const char *pem, uint8_t **ret, size_t *ret_len);
 int ec_pem_from_spki(const uint8_t *spki, size_t len, char **ret);
 /* The public half of `pk` as PEM text (fresh string). */
 int ec_pem_from_pkey(EVP_PKEY *pk, char **ret);
+
+/* What a memory BIO holds, as a fresh NUL-terminated string (for the PEM
+ * writers of agent/format/). TPMID_E_NOMEM when empty or out of memory. */
+int bio_text(BIO *bio, char **ret);
 
 #endif

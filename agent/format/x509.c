@@ -246,8 +246,6 @@ x509_csr_make(const uint8_t *spki, size_t spki_len, enum tpmid_curve alg,
 	const struct curve_info *c;
 	const EVP_MD *md;
 	BIO *bio = NULL;
-	char *data;
-	long n;
 	int tbs_len, sig_nid, r;
 
 	*ret_pem = NULL;
@@ -288,12 +286,9 @@ x509_csr_make(const uint8_t *spki, size_t spki_len, enum tpmid_curve alg,
 	if ((r = set_signature(req, sig, sig_len)) != 0)
 		goto out;
 	r = TPMID_E_NOMEM;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_REQ(bio, req) != 1 ||
-	    (n = BIO_get_mem_data(bio, &data)) <= 0)
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509_REQ(bio, req) != 1)
 		goto out;
-	if ((*ret_pem = strdup_n(data, (size_t)n)) == NULL)
-		goto out;
-	r = 0;
+	r = bio_text(bio, ret_pem);
 out:
 	if (r != 0)
 		ERR_clear_error();
@@ -313,20 +308,6 @@ static int
 cert_to_pem(X509 *x, BIO *bio)
 {
 	return PEM_write_bio_X509(bio, x) == 1 ? 0 : TPMID_E_NOMEM;
-}
-
-static int
-bio_to_str(BIO *bio, char **ret)
-{
-	char *data;
-	long n;
-
-	*ret = NULL;
-	if ((n = BIO_get_mem_data(bio, &data)) <= 0)
-		return TPMID_E_NOMEM;
-	if ((*ret = strdup_n(data, (size_t)n)) == NULL)
-		return TPMID_E_NOMEM;
-	return 0;
 }
 
 static int
@@ -388,7 +369,7 @@ x509_cert_matches(const char *cert_pem, const char *spki_pem, char **ret_norm_pe
 			r = TPMID_E_NOMEM;
 			goto out;
 		}
-		if ((r = cert_to_pem(x, bio)) != 0 || (r = bio_to_str(bio, ret_norm_pem)) != 0)
+		if ((r = cert_to_pem(x, bio)) != 0 || (r = bio_text(bio, ret_norm_pem)) != 0)
 			goto out;
 	}
 out:
@@ -450,7 +431,7 @@ x509_bundle_normalize(const char *pem, char **ret)
 		r = tpmid_seterr(TPMID_E_FORMAT, "CA bundle holds no PEM certificate");
 		goto out;
 	}
-	r = bio_to_str(outb, ret);
+	r = bio_text(outb, ret);
 out:
 	ERR_clear_error();
 	BIO_free(in);
