@@ -246,19 +246,3 @@ out:
 	tss_close(t, &ptr);
 	return r;
 }
-
-void
-tss_srk_drop(struct tpm *t, int flush)
-{
-	if (flush && t->esys != NULL) {
-		if (t->srk_persistent)
-			tss_close(t, &t->srk);
-		else
-			tss_flush(t, &t->srk);
-	}
-	t->srk = ESYS_TR_NONE;
-	t->srk_persistent = 0;
-	memset(&t->srk_name, 0, sizeof(t->srk_name));
-	memset(&t->srk_pub, 0, sizeof(t->srk_pub));
-}
-

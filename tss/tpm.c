@@ -223,6 +223,24 @@ out:
 
 /* ---- objects and handles --------------------------------------------- */
 
+/* Forget our SRK, flushing (or closing) it first when `flush`. Kept with
+ * the rest of struct tpm's life, which close and reconnect need; srk.c
+ * makes the SRK, this file owns the slot it lives in. */
+void
+tss_srk_drop(struct tpm *t, int flush)
+{
+	if (flush && t->esys != NULL) {
+		if (t->srk_persistent)
+			tss_close(t, &t->srk);
+		else
+			tss_flush(t, &t->srk);
+	}
+	t->srk = ESYS_TR_NONE;
+	t->srk_persistent = 0;
+	memset(&t->srk_name, 0, sizeof(t->srk_name));
+	memset(&t->srk_pub, 0, sizeof(t->srk_pub));
+}
+
 /* Flush a transient object or session and forget its ESYS_TR. ESAPI drops
  * an ESYS_TR only when TPM2_FlushContext succeeds; when it fails (the
  * object was flushed behind our back, the TPM was reset, the link broke)
