@@ -145,18 +145,25 @@ _untrack() {
 	_swtpms=$s
 }
 
-# free_port: a TCP port on 127.0.0.1 nobody listens on (p and p+1 free),
-# taken below the kernel's ephemeral range so that no outgoing connection
-# (which binds an ephemeral source port) can hold it when we bind.
+# free_port [N]: a TCP port p on 127.0.0.1 such that nobody listens on p
+# .. p+N-1 (N defaults to 2: swtpm's data and control ports), taken below
+# the kernel's ephemeral range so that no outgoing connection (which binds
+# an ephemeral source port) can hold it when we bind.
 free_port() {
-	local lo hi p
+	local lo hi p k n=${1:-2} busy
 	lo=10000
-	hi=$(awk '{print $1 - 2}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32766)
-	[ "$hi" -gt $((lo + 1000)) ] || hi=32766
+	hi=$(awk '{print $1 - 4}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32760)
+	[ "$hi" -gt $((lo + 1000)) ] || hi=32760
 	for _ in $(seq 200); do
 		p=$(( (RANDOM << 15 | RANDOM) % (hi - lo) + lo ))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-		   ! (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; then
+		busy=0
+		for k in $(seq 0 $((n - 1))); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$((p + k))") 2>/dev/null; then
+				busy=1
+				break
+			fi
+		done
+		if [ "$busy" = 0 ]; then
 			echo "$p"
 			return 0
 		fi
@@ -229,6 +236,51 @@ restart_swtpm() {
 		sleep 0.25
 	done
 	fail "swtpm did not restart on port $SWTPM_PORT"
+}
+
+# start_tpmproxy: put tests/tpmproxy between this test's programs and its
+# swtpm (start_swtpm first). TPMID_TCTI then names the proxy; tpm2-tools
+# (TPM2TOOLS_TCTI, the harness's own checks) still talk to swtpm directly,
+# so they are neither counted nor faulted. Sets PROXY_PORT, PROXY_PID,
+# PROXY_CONTROL; the proxy logs every command to $T/tpmproxy.log.
+start_tpmproxy() {
+	local i
+	need python3
+	PROXY_PORT=$(free_port 3)
+	PROXY_CONTROL=$((PROXY_PORT + 2))
+	python3 "$top_srcdir/tests/tpmproxy" --listen "$PROXY_PORT" --tpm "$SWTPM_PORT" \
+		--control "$PROXY_CONTROL" --log "$T/tpmproxy.log" >>"$T/tpmproxy.err" 2>&1 &
+	PROXY_PID=$!
+	_track "$PROXY_PID"
+	for i in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_CONTROL") 2>/dev/null; then
+			export TPMID_TCTI="swtpm:host=127.0.0.1,port=$PROXY_PORT"
+			return 0
+		fi
+		kill -0 "$PROXY_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "tpmproxy did not start: $(tail -n 5 "$T/tpmproxy.err" 2>/dev/null)"
+}
+
+# proxy_ctl COMMAND...: one command to the proxy's control port (see
+# tests/tpmproxy); prints its answer, fails the test on "error: ...".
+proxy_ctl() {
+	local answer
+	exec 7<>"/dev/tcp/127.0.0.1/$PROXY_CONTROL" || fail "tpmproxy control port closed"
+	printf '%s\n' "$*" >&7
+	IFS= read -r answer <&7 || answer="error: no answer"
+	exec 7>&-
+	case $answer in
+	error:*) fail "tpmproxy: $*: $answer" ;;
+	esac
+	printf '%s\n' "$answer"
+}
+
+# proxy_count CODE: how many CODE commands (hex, as "0x15d") the proxy saw
+# since its last reset.
+proxy_count() {
+	proxy_ctl count | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"
 }
 
 # tpm_rc_count RC: how many responses of this test's swtpm (started with

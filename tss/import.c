@@ -191,8 +191,8 @@ tpm_import(struct tpm *t, EVP_PKEY *priv, const struct secret *pin, struct tpm_b
 
 	if ((r = tss_srk_ensure(t)) < 0 || (r = tss_start_decrypt_session(t, &sess)) < 0)
 		goto out;
-	rc = Esys_Import(t->esys, t->srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &enckey, &pub, &dup, &seed,
-	    &sym, &out_priv);
+	TSS_CALL(rc, Esys_Import(t->esys, t->srk, sess, ESYS_TR_NONE, ESYS_TR_NONE, &enckey, &pub, &dup, &seed,
+	    &sym, &out_priv));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "importing the key (TPM2_Import)");
 		goto out;

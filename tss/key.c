@@ -3,7 +3,7 @@
  * (TPM2_EvictControl).
  *
  * Ownership: a struct tpm_key owns its ESYS_TR until tpm_key_free(); a key
- * made before tpm_reconnect() is stale (its generation differs) and is
+ * made before tpm_recover() is stale (its generation differs) and is
  * neither used nor flushed, because its handle died with the old
  * connection. */
 #include "config.h"
@@ -35,7 +35,7 @@ open_persistent(struct tpm *t, uint32_t handle, ESYS_TR *ret)
 	TSS2_RC rc;
 
 	*ret = ESYS_TR_NONE;
-	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret);
+	TSS_CALL(rc, Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ret));
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
 	if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
@@ -101,8 +101,8 @@ tpm_keygen(struct tpm *t, enum tpmid_curve curve, const struct secret *pin, stru
 		if ((r = tss_start_decrypt_session(t, &sess)) < 0)
 			goto out;
 	}
-	rc = Esys_Create(t->esys, t->srk, plen > 0 ? sess : ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-	    &insens, &tmpl, &outside, &pcr, &priv, &pub, &cd, &ch, &ct);
+	TSS_CALL(rc, Esys_Create(t->esys, t->srk, plen > 0 ? sess : ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+	    &insens, &tmpl, &outside, &pcr, &priv, &pub, &cd, &ch, &ct));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "creating the key (TPM2_Create)");
 		goto out;
@@ -187,11 +187,12 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	    (r = tss_check_key_public(&pub, &curve)) < 0 ||
 	    (r = tss_unmarshal_private(blob->priv, blob->priv_len, &priv)) < 0)
 		goto out;
-	rc = Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tr);
+	TSS_CALL(rc, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tr));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, TSS_RC_LOAD, "loading the key (TPM2_Load)");
 		goto out;
 	}
+	tss_own_tr(t, tr);
 	if ((r = key_new(t, tr, &pub, curve, 0, ret)) < 0)
 		goto out;
 	tr = ESYS_TR_NONE;
@@ -219,7 +220,7 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
 		return r;
 	if ((r = open_persistent(t, handle, &tr)) < 0)
 		goto out;
-	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
+	TSS_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "reading the public area (TPM2_ReadPublic)");
 		goto out;
@@ -322,8 +323,8 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 			return tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
 			    handle);
 	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, handle, &ptr);
+	TSS_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	    ESYS_TR_NONE, handle, &ptr));
 	if (rc != TSS2_RC_SUCCESS) {
 		c = tss_rc_tpm_code(rc);
 		if (c == TPM2_RC_NV_DEFINED)
@@ -334,6 +335,10 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 			    "no room left in the TPM for another persistent object (evict one first)");
 		else
 			r = tss_owner_err(rc, "persisting the key (TPM2_EvictControl)");
+		/* The answer was lost, not refused: the key may be persistent
+		 * now. Say where, so the caller can look and take it back. */
+		if (r == TPMID_E_TPM_RESET && ret_handle != NULL)
+			*ret_handle = handle;
 		goto out;
 	}
 	if (ret_handle != NULL)
@@ -359,8 +364,8 @@ tpm_evict(struct tpm *t, uint32_t handle)
 	ours = t->srk_persistent && handle == TPM_SRK_PERSISTENT;
 	if (!ours && (r = open_persistent(t, handle, &tr)) < 0)
 		goto out;
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ours ? t->srk : tr, ESYS_TR_PASSWORD,
-	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &evicted);
+	TSS_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ours ? t->srk : tr, ESYS_TR_PASSWORD,
+	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &evicted));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
 		goto out;

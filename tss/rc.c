@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -67,7 +68,28 @@ tss_rc_is_retry(TSS2_RC rc)
 {
 	uint32_t c = tss_rc_tpm_code(rc);
 
-	return c == TPM2_RC_RETRY || c == TPM2_RC_YIELDED || c == TPM2_RC_TESTING;
+	return c == TPM2_RC_RETRY || c == TPM2_RC_YIELDED || c == TPM2_RC_TESTING ||
+	    c == TPM2_RC_NV_RATE;
+}
+
+int
+tss_backoff(struct tss_backoff *b, TSS2_RC rc)
+{
+	struct timespec ts;
+	unsigned ms;
+
+	if (!tss_rc_is_retry(rc))
+		return 0;
+	ms = b->next_ms ? b->next_ms : TSS_BACKOFF_FIRST_MS;
+	if (b->waited_ms + ms > TSS_BACKOFF_BUDGET_MS)
+		return 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	b->waited_ms += ms;
+	b->next_ms = ms * 2 > TSS_BACKOFF_MAX_MS ? TSS_BACKOFF_MAX_MS : ms * 2;
+	return 1;
 }
 
 /* Transport failures below the TPM: the TCTI (socket/device), or SAPI/ESAPI
@@ -87,6 +109,12 @@ is_transport(TSS2_RC rc)
 	case TSS2_BASE_RC_NO_CONNECTION:
 	case TSS2_BASE_RC_MALFORMED_RESPONSE:
 	case TSS2_BASE_RC_INSUFFICIENT_RESPONSE:
+	/* ESAPI refuses every call after a command it could not finish (a
+	 * response lost half way): only a new context recovers. */
+	case TSS2_BASE_RC_BAD_SEQUENCE:
+	case TSS2_BASE_RC_TRY_AGAIN:
+	/* A garbled header announcing more than any response holds. */
+	case TSS2_BASE_RC_INSUFFICIENT_CONTEXT:
 		return 1;
 	default:
 		return 0;

@@ -26,8 +26,28 @@ enum {
 uint32_t tss_rc_tpm_code(TSS2_RC rc);
 
 /* 1 when `rc` is a transient TPM warning worth resubmitting
- * (TPM_RC_RETRY, TPM_RC_YIELDED, TPM_RC_TESTING). */
+ * (TPM_RC_RETRY, TPM_RC_YIELDED, TPM_RC_TESTING, TPM_RC_NV_RATE; Part 2
+ * §6.6.3 "warnings": the command was not executed). */
 int tss_rc_is_retry(TSS2_RC rc);
+
+/* Bounded backoff for those warnings. ESAPI already resubmits a command
+ * that draws one up to 5 times without pausing; a TPM that keeps
+ * answering RETRY (self-test, NV rate limit, a busy firmware TPM) is given
+ * pauses of 1, 2, 4 ... ms, at most 64 ms each and 3 s in all, before the
+ * warning is reported (some 50 answers in a row on the PIN path, which
+ * resubmits itself, and 250 through ESAPI). Use:
+ *   struct tss_backoff b = { 0 };
+ *   do rc = Esys_X(...); while (tss_backoff(&b, rc));
+ * tss_backoff() sleeps and returns 1 when the command should be sent
+ * again, 0 otherwise. */
+#define TSS_BACKOFF_FIRST_MS 1
+#define TSS_BACKOFF_MAX_MS 64
+#define TSS_BACKOFF_BUDGET_MS 3000
+struct tss_backoff {
+	unsigned waited_ms;
+	unsigned next_ms;
+};
+int tss_backoff(struct tss_backoff *b, TSS2_RC rc);
 
 /* Pure mapping to a negative TPMID_E_* (never 0 for a non-zero rc; 0 for
  * TSS2_RC_SUCCESS). `flags`: TSS_RC_* above. */

@@ -21,7 +21,6 @@
 #include "tss/session.h"
 
 #define SESSION_HASH_LEN 32 /* SHA-256: the session's authHash and the SRK's nameAlg */
-#define MAX_RETRIES 5
 
 struct tss_crypto {
 	EVP_MD *sha256;
@@ -329,8 +328,9 @@ tss_session_start(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, TPM2_HANDLE tpm_k
 	 * parameters; the PIN itself never travels, only HMACs keyed by it. */
 	TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_NULL };
 	uint8_t salt[SESSION_HASH_LEN] = { 0 };
+	struct tss_backoff backoff = { 0 };
 	TSS2_RC rc;
-	int r, i, started = 0;
+	int r, started = 0;
 
 	*ret = NULL;
 	s = calloc(1, sizeof(*s));
@@ -343,13 +343,10 @@ tss_session_start(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, TPM2_HANDLE tpm_k
 		r = tpmid_seterr(TPMID_E_TPM, "OpenSSL: no random bytes");
 		goto out;
 	}
-	for (i = 0;; i++) {
+	do
 		rc = Tss2_Sys_StartAuthSession(sys, tpm_key, TPM2_RH_NULL, NULL, &s->nonce_caller, &enc,
 		    TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &s->handle, &s->nonce_tpm, NULL);
-		if (!tss_rc_is_retry(rc) || i >= MAX_RETRIES)
-			break;
-		usleep(1000u << i);
-	}
+	while (tss_backoff(&backoff, rc));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
 		goto out;
@@ -369,6 +366,12 @@ out:
 	else
 		tss_session_free(s);
 	return r;
+}
+
+TPM2_HANDLE
+tss_session_handle(const struct tss_session *s)
+{
+	return s->handle;
 }
 
 void
@@ -401,8 +404,9 @@ tss_session_sign(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, struct tss_session
 	uint8_t expect[SESSION_HASH_LEN];
 	const uint8_t *cp, *rp;
 	size_t cp_len, rp_len, auth_len = 0, hkey_len;
+	struct tss_backoff backoff = { 0 };
 	TSS2_RC rc;
-	int r, i;
+	int r;
 
 	memset(ret_sig, 0, sizeof(*ret_sig));
 	if (auth != NULL)
@@ -419,7 +423,7 @@ tss_session_sign(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, struct tss_session
 	hkey_len = SESSION_HASH_LEN + auth_len;
 	be32(cc, TPM2_CC_Sign);
 
-	for (i = 0;; i++) {
+	for (;;) {
 		struct chunk cph[3], hm[4];
 
 		rc = Tss2_Sys_Sign_Prepare(sys, key, digest, &scheme, &validation);
@@ -457,9 +461,11 @@ tss_session_sign(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, struct tss_session
 		rc = Tss2_Sys_SetCmdAuths(sys, &cmd);
 		if (rc == TSS2_RC_SUCCESS)
 			rc = Tss2_Sys_Execute(sys);
-		if (!tss_rc_is_retry(rc) || i >= MAX_RETRIES)
+		/* A retry warning means the TPM did not run the command and
+		 * kept nonceTPM (Part 1 §19.6.2): sign again with a new
+		 * nonceCaller. */
+		if (!tss_backoff(&backoff, rc))
 			break;
-		usleep(1000u << i);
 	}
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "TPM2_Sign");

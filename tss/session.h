@@ -36,6 +36,8 @@ int tss_ec_pubkey(TPMI_ECC_CURVE curve, const TPM2B_ECC_PARAMETER *x,
  * ECC key `tpm_key` whose public area is `key_pub` (the SRK). */
 int tss_session_start(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, TPM2_HANDLE tpm_key,
     const TPMT_PUBLIC *key_pub, struct tss_session **ret);
+/* The session's TPM handle. */
+TPM2_HANDLE tss_session_handle(const struct tss_session *s);
 /* Flush the session in the TPM (errors ignored) and free it. */
 void tss_session_flush(TSS2_SYS_CONTEXT *sys, struct tss_session *s);
 /* Free without talking to the TPM (connection gone, TPM reset). */

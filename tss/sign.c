@@ -76,8 +76,8 @@ da_detail(struct tpm *t, int err)
 	int have = 0;
 	TSS2_RC rc;
 
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more, &cap);
+	TSS_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more, &cap));
 	if (rc == TSS2_RC_SUCCESS) {
 		for (i = 0; i < cap->data.tpmProperties.count; i++) {
 			const TPMS_TAGGED_PROPERTY *p = &cap->data.tpmProperties.tpmProperty[i];
@@ -122,8 +122,8 @@ sign_nopin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HAS
 	TSS2_RC rc;
 
 	memset(ret, 0, sizeof(*ret));
-	rc = Esys_Sign(t->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, d, &scheme,
-	    &validation, &sig);
+	TSS_CALL(rc, Esys_Sign(t->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, d, &scheme,
+	    &validation, &sig));
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "TPM2_Sign");
 	*ret = *sig;
@@ -151,6 +151,7 @@ sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH 
 		if ((r = tss_session_start(t->sys, t->crypto, srk_handle, &t->srk_pub.publicArea,
 			 &t->sess)) < 0)
 			return r;
+		tss_own(t, tss_session_handle(t->sess));
 	}
 	r = tss_session_sign(t->sys, t->crypto, t->sess, k->handle, &k->name, pin, d, hash, sig);
 	if (r < 0) {

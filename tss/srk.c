@@ -77,8 +77,8 @@ srk_try_persistent(struct tpm *t)
 	TSS2_RC rc;
 	int r;
 
-	rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &tr);
+	TSS_CALL(rc, Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
+	    ESYS_TR_NONE, &tr));
 	if (rc != TSS2_RC_SUCCESS) {
 		/* Nothing there is the common case; other errors are real. */
 		if (tss_rc_tpm_code(rc) == TPM2_RC_HANDLE)
@@ -99,7 +99,7 @@ srk_try_persistent(struct tpm *t)
 		r = 0; /* not ours: the caller falls back to CreatePrimary */
 		goto out;
 	}
-	rc = Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL);
+	TSS_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "reading persistent SRK 0x81000001");
 		goto out;
@@ -146,12 +146,13 @@ tss_srk_ensure(struct tpm *t)
 		if (t->srk != ESYS_TR_NONE)
 			return 0;
 	}
-	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &insens, &srk_template, &outside, &pcr, &tr, &pub, &cd, &ch, &ct);
+	TSS_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	    ESYS_TR_NONE, &insens, &srk_template, &outside, &pcr, &tr, &pub, &cd, &ch, &ct));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_owner_err(rc, "creating the storage root key (TPM2_CreatePrimary)");
 		goto out;
 	}
+	tss_own_tr(t, tr);
 	if ((r = tss_tr_name(t, tr, &name)) < 0)
 		goto out;
 	t->srk = tr;
@@ -208,8 +209,8 @@ tpm_srk_persist(struct tpm *t)
 	if ((r = tss_handle_exists(t, TPM_SRK_PERSISTENT, &exists)) < 0)
 		return r;
 	if (exists) {
-		rc = Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
-		    ESYS_TR_NONE, &tr);
+		TSS_CALL(rc, Esys_TR_FromTPMPublic(t->esys, TPM_SRK_PERSISTENT, ESYS_TR_NONE, ESYS_TR_NONE,
+		    ESYS_TR_NONE, &tr));
 		if (rc != TSS2_RC_SUCCESS) {
 			r = tss_rc_err(rc, 0, "reading persistent handle 0x81000001");
 			goto out;
@@ -230,8 +231,8 @@ tpm_srk_persist(struct tpm *t)
 		r = 0;
 		goto out;
 	}
-	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, TPM_SRK_PERSISTENT, &ptr);
+	TSS_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+	    ESYS_TR_NONE, TPM_SRK_PERSISTENT, &ptr));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_owner_err(rc, "persisting the storage root key at 0x81000001 (TPM2_EvictControl)");
 		goto out;

@@ -30,6 +30,8 @@
 /* Part 2 §7.2 handle ranges. Spelled out: the tss2 header macros shift a
  * signed int into the sign bit (undefined behaviour under UBSan). */
 #define TRANSIENT_FIRST 0x80000000u
+#define LOADED_SESSION_FIRST 0x02000000u
+#define LOADED_SESSION_LAST 0x02FFFFFFu
 #define PERSISTENT_FIRST 0x81000000u
 #define PERSISTENT_LAST 0x81FFFFFFu
 
@@ -38,7 +40,7 @@ struct tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
 	TSS2_SYS_CONTEXT *sys; /* owned by esys */
-	unsigned gen;          /* bumped by tpm_reconnect(); keys carry the value they were made in */
+	unsigned gen;          /* bumped by tpm_recover(); keys carry the value they were made in */
 
 	ESYS_TR srk; /* ESYS_TR_NONE until first use */
 	int srk_persistent;
@@ -49,6 +51,19 @@ struct tpm {
 
 	struct tss_crypto *crypto;
 	struct tss_session *sess; /* salted HMAC session for PIN signs, kept open */
+
+	/* For tpm_recover(): the transient objects and sessions this
+	 * connection made and has not flushed (their TPM handle numbers),
+	 * those the TPM already held before we first connected, and the
+	 * TPM's reset and restart counts then (TPM2_ReadClock, Part 3
+	 * §29.1): a change means every transient object is gone. */
+	struct hset {
+		TPM2_HANDLE *h;
+		size_t n, a;
+	} owned, stray; /* stray: owned, but a flush of it failed */
+	TPM2_HANDLE *foreign;
+	size_t n_foreign;
+	uint32_t reset_count, restart_count;
 };
 
 struct tpm_key {
@@ -63,6 +78,27 @@ struct tpm_key {
 
 /* ---- tss/tpm.c ----------------------------------------------------- */
 
+/* Send a TPM command again while it draws a retry warning (tss/rc.h,
+ * tss_backoff): `rc = (call)` with the bounded pauses. */
+#define TSS_CALL(rc, call) \
+	do { \
+		struct tss_backoff tss_b_ = { 0 }; \
+		do \
+			(rc) = (call); \
+		while (tss_backoff(&tss_b_, (rc))); \
+	} while (0)
+
+/* Record a transient object or session this connection made (by TPM
+ * handle number; tss_own_tr() reads it from the ESYS_TR), and forget it
+ * once flushed. Recording never fails the operation: without memory the
+ * handle is only missing from a later recovery's list. */
+void tss_own(struct tpm *t, TPM2_HANDLE h);
+void tss_own_tr(struct tpm *t, ESYS_TR tr);
+void tss_disown(struct tpm *t, TPM2_HANDLE h);
+/* Flush every stray handle again (a flush refused or unanswered earlier):
+ * the number flushed now. */
+size_t tss_flush_strays(struct tpm *t);
+
 /* Flush a transient object or session and set *tr to ESYS_TR_NONE; the
  * ESYS_TR is closed even when the flush fails. No-op for ESYS_TR_NONE. */
 void tss_flush(struct tpm *t, ESYS_TR *tr);
@@ -70,7 +106,7 @@ void tss_flush(struct tpm *t, ESYS_TR *tr);
  * *tr to ESYS_TR_NONE. No-op for ESYS_TR_NONE. */
 void tss_close(struct tpm *t, ESYS_TR *tr);
 /* 0 when `t` is connected; TPMID_E_TPM_RESET naming the TCTI after a
- * failed tpm_reconnect(). */
+ * failed tpm_recover(). */
 int tss_connected(const struct tpm *t);
 /* The name ESAPI holds for `tr` (from the TPM's answer when the ESYS_TR
  * was made: CreatePrimary, Load, or the ReadPublic of
@@ -109,7 +145,7 @@ int tss_srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t
 /* ---- tss/key.c ----------------------------------------------------- */
 
 /* 0 when `k` was loaded on t's current connection; TPMID_E_TPM_RESET
- * ("load it again") when it predates a tpm_reconnect() or `t` is not
+ * ("load it again") when it predates a tpm_recover() or `t` is not
  * connected. */
 int tss_key_current(const struct tpm *t, const struct tpm_key *k);
 

@@ -1,15 +1,15 @@
 /* tss/tpm.c: the connection to the TPM as tpmid uses it, through tpm2-tss
  * ESAPI (and SAPI underneath for the PIN-sign fast path, see
- * tss/session.c): open, close, reconnect, probe; flushing and listing
- * handles; the sessions struct tpm owns. The SRK, keys, import and sign
- * live in the files tss/tpm-private.h lists.
+ * tss/session.c): open, close, recover; flushing and listing handles; the
+ * sessions struct tpm owns. The SRK, keys, import and sign live in the
+ * files tss/tpm-private.h lists.
  *
  * Ownership rules (all of tss/): every ESYS_TR a function creates is
  * flushed (transient) or closed (persistent) by that function on failure,
- * or by tpm_key_free()/tpm_close() later. After tpm_reconnect() the old
- * handles are neither flushed nor closed: the TPM (or the connection) that
- * knew them is gone, and a handle number may already belong to somebody
- * else. */
+ * or by tpm_key_free()/tpm_close() later. Every transient object and
+ * session the connection makes is also recorded by its TPM handle number
+ * (tss_own), so tpm_recover() can flush exactly those after a fault that
+ * cost the ESAPI context its own records. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,8 +27,6 @@
 #include "tss/rc.h"
 #include "tss/session.h"
 #include "tss/tpm-private.h"
-
-#define STARTUP_RETRIES 10
 
 const char *
 tpm_tcti_default(const char *conf)
@@ -79,11 +77,125 @@ no_tpm(struct tpm *t, TSS2_RC rc, int err_no)
 	    why);
 }
 
+/* The TPM's reset and restart counts (TPM2_ReadClock, Part 3 §29.1;
+ * Part 1 §36.6: resetCount grows at every TPM Reset, restartCount at every
+ * TPM Restart or Resume). Transient objects survive neither. */
+static int
+read_counts(struct tpm *t, uint32_t *ret_reset, uint32_t *ret_restart)
+{
+	TPMS_TIME_INFO *ti = NULL;
+	TSS2_RC rc;
+
+	*ret_reset = *ret_restart = 0;
+	TSS_CALL(rc, Esys_ReadClock(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti));
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_rc_err(rc, 0, "reading the TPM's clock (TPM2_ReadClock)");
+	*ret_reset = ti->clockInfo.resetCount;
+	*ret_restart = ti->clockInfo.restartCount;
+	Esys_Free(ti);
+	return 0;
+}
+
+/* Every loaded transient object and session handle, into a fresh array. */
+static int
+list_loaded(struct tpm *t, TPM2_HANDLE **ret, size_t *ret_n)
+{
+	static const TPM2_HANDLE ranges[][2] = {
+		{ TRANSIENT_FIRST, PERSISTENT_FIRST - 1 },
+		{ LOADED_SESSION_FIRST, LOADED_SESSION_LAST },
+	};
+	TPM2_HANDLE *a = NULL, *na, from;
+	TPML_HANDLE l;
+	size_t n = 0, k, i;
+	int more, r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	for (k = 0; k < ELEMENTSOF(ranges); k++) {
+		for (from = ranges[k][0];;) {
+			if ((r = tss_get_handles(t, from, &l, &more)) < 0)
+				goto out;
+			for (i = 0; i < l.count && l.handle[i] <= ranges[k][1]; i++) {
+				if ((na = reallocarray(a, n + 1, sizeof(*a))) == NULL) {
+					r = TPMID_E_NOMEM;
+					goto out;
+				}
+				a = na;
+				a[n++] = l.handle[i];
+			}
+			if (!more || l.count == 0 || i < l.count)
+				break;
+			from = l.handle[l.count - 1] + 1;
+		}
+	}
+	*ret = a;
+	*ret_n = n;
+	a = NULL;
+	r = 0;
+out:
+	free(a);
+	return r;
+}
+
+static int
+contains(const TPM2_HANDLE *a, size_t n, TPM2_HANDLE h)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] == h)
+			return 1;
+	return 0;
+}
+
+/* TPM2_FlushContext by handle number (through SAPI: no ESYS_TR needed). */
+static TSS2_RC
+flush_number(struct tpm *t, TPM2_HANDLE h)
+{
+	TSS2_RC rc;
+
+	TSS_CALL(rc, Tss2_Sys_FlushContext(t->sys, h));
+	return rc;
+}
+
+/* A small set of handle numbers. Adding never fails the caller: without
+ * memory the handle is only missing from a later flush by number. */
+static void
+hset_add(struct hset *s, TPM2_HANDLE h)
+{
+	TPM2_HANDLE *na;
+	size_t nn;
+
+	if (contains(s->h, s->n, h))
+		return;
+	if (s->n == s->a) {
+		nn = s->a ? s->a * 2 : 8;
+		if ((na = reallocarray(s->h, nn, sizeof(*na))) == NULL)
+			return;
+		s->h = na;
+		s->a = nn;
+	}
+	s->h[s->n++] = h;
+}
+
+static void
+hset_del(struct hset *s, TPM2_HANDLE h)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->h[i] == h) {
+			s->h[i] = s->h[--s->n];
+			return;
+		}
+}
+
 static int
 connect_tpm(struct tpm *t)
 {
+	struct tss_backoff backoff = { 0 };
 	TSS2_RC rc;
-	int i, r, saved;
+	int r, saved;
 
 	errno = 0;
 	rc = Tss2_TctiLdr_Initialize(t->tcti_conf, &t->tcti);
@@ -107,16 +219,13 @@ connect_tpm(struct tpm *t)
 	/* Part 3 §9.3: Startup(CLEAR) on a started TPM answers
 	 * TPM_RC_INITIALIZE, which is what we expect almost always (firmware,
 	 * the kernel or swtpm's startup-clear flag did it). */
-	for (i = 0;; i++) {
+	do {
 		errno = 0;
 		rc = Esys_Startup(t->esys, TPM2_SU_CLEAR);
 		saved = errno;
 		if (tss_rc_tpm_code(rc) == TPM2_RC_INITIALIZE)
 			rc = TSS2_RC_SUCCESS;
-		if (!tss_rc_is_retry(rc) || i >= STARTUP_RETRIES)
-			break;
-		usleep(20000);
-	}
+	} while (tss_backoff(&backoff, rc));
 	if (rc != TSS2_RC_SUCCESS) {
 		if (tss_rc_map(rc, TSS_RC_OPEN) == TPMID_E_NOTPM)
 			r = no_tpm(t, rc, saved);
@@ -158,6 +267,10 @@ tpm_open(const char *tcti_conf, struct tpm **ret)
 		goto out;
 	if ((r = connect_tpm(t)) < 0)
 		goto out;
+	/* What was here before us is not ours to flush after a fault. */
+	if ((r = read_counts(t, &t->reset_count, &t->restart_count)) < 0 ||
+	    (r = list_loaded(t, &t->foreign, &t->n_foreign)) < 0)
+		goto out;
 	*ret = t;
 	t = NULL;
 	r = 0;
@@ -173,51 +286,75 @@ tpm_close(struct tpm *t)
 		return;
 	tss_drop_session(t, 1);
 	tss_srk_drop(t, 1);
+	/* Whatever we made and could not flush before goes now. */
+	if (t->sys != NULL)
+		(void)tss_flush_strays(t);
 	disconnect(t);
 	tss_crypto_free(t->crypto);
 	free(t->tcti_conf);
+	free(t->owned.h);
+	free(t->stray.h);
+	free(t->foreign);
 	freezero(t, sizeof(*t));
 }
 
 int
-tpm_reconnect(struct tpm *t)
+tpm_recover(struct tpm *t, int *ret_reset)
 {
-	/* Do not flush: after a TPM reset the handles are gone, and without a
-	 * resource manager the numbers may now name another client's
-	 * objects. Outstanding keys go stale through the generation. */
+	TPM2_HANDLE *owned = t->owned.h, *now = NULL;
+	size_t n_owned = t->owned.n, n_now = 0, i;
+	uint32_t reset, restart;
+	int r;
+
+	*ret_reset = 0;
+	/* The old ESAPI context is dropped whole: after a lost or garbled
+	 * response it refuses every call (TSS2_ESYS_RC_BAD_SEQUENCE), and
+	 * its ESYS_TRs describe objects we are about to flush anyway. */
 	tss_drop_session(t, 0);
 	tss_srk_drop(t, 0);
 	disconnect(t);
 	t->gen++;
-	return connect_tpm(t);
-}
-
-int
-tpm_probe(struct tpm *t)
-{
-	TPM2B_PUBLIC *pub = NULL;
-	TPM2B_NAME *name = NULL;
-	TSS2_RC rc;
-	int r;
-
-	if (t->esys == NULL || t->srk == ESYS_TR_NONE)
-		return TPMID_E_TPM_RESET;
-	/* The name comes from the TPM here (not from ESAPI's copy of the
-	 * public area): a reset TPM answers with another key or none. */
-	rc = Esys_ReadPublic(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
-	    &name, NULL);
-	if (rc != TSS2_RC_SUCCESS) {
-		r = TPMID_E_TPM_RESET;
+	memset(&t->owned, 0, sizeof(t->owned));
+	free(t->stray.h);
+	memset(&t->stray, 0, sizeof(t->stray));
+	if ((r = connect_tpm(t)) < 0)
+		goto out;
+	if ((r = read_counts(t, &reset, &restart)) < 0 ||
+	    (r = list_loaded(t, &now, &n_now)) < 0)
+		goto out;
+	if (reset != t->reset_count || restart != t->restart_count) {
+		/* Part 1 §36.6: Startup flushed every transient object. What
+		 * is loaded now was loaded since, by somebody else. */
+		*ret_reset = 1;
+		t->reset_count = reset;
+		t->restart_count = restart;
+		free(t->foreign);
+		t->foreign = now;
+		t->n_foreign = n_now;
+		now = NULL;
+		r = 0;
 		goto out;
 	}
-	if (timingsafe_memeq(name->name, name->size, t->srk_name.name, t->srk_name.size) != 0) {
-		r = TPMID_E_TPM_RESET;
-		goto out;
-	}
+	/* Not reset: our objects are still there (through a resource manager
+	 * the new connection sees none: the old one's went with it). Flush
+	 * what we recorded, and what appeared since we came that is not in
+	 * that record: an object whose create answer was lost on the way
+	 * (TPM2_Load, CreatePrimary, StartAuthSession). While it runs,
+	 * tpmid-agent is the only client of a TPM without a resource manager
+	 * (DESIGN.md: its few slots are shared by all), so such an object is
+	 * ours. Flushing by number is one command each, and an already gone
+	 * handle is only an error we ignore. */
+	for (i = 0; i < n_owned; i++)
+		(void)flush_number(t, owned[i]);
+	for (i = 0; i < n_now; i++)
+		if (!contains(owned, n_owned, now[i]) && !contains(t->foreign, t->n_foreign, now[i]))
+			(void)flush_number(t, now[i]);
 	r = 0;
 out:
-	Esys_Free(pub);
-	Esys_Free(name);
+	if (r < 0)
+		disconnect(t); /* tss_connected() says so; the next call retries */
+	free(owned);
+	free(now);
 	return r;
 }
 
@@ -250,11 +387,46 @@ tss_srk_drop(struct tpm *t, int flush)
 void
 tss_flush(struct tpm *t, ESYS_TR *tr)
 {
+	TPM2_HANDLE h = 0;
+	TSS2_RC rc;
+
 	if (*tr == ESYS_TR_NONE)
 		return;
-	if (Esys_FlushContext(t->esys, *tr) != TSS2_RC_SUCCESS)
+	(void)Esys_TR_GetTpmHandle(t->esys, *tr, &h);
+	TSS_CALL(rc, Esys_FlushContext(t->esys, *tr));
+	if (rc != TSS2_RC_SUCCESS)
 		(void)Esys_TR_Close(t->esys, tr);
 	*tr = ESYS_TR_NONE;
+	if (h == 0)
+		return;
+	/* Gone, or flushed now: no longer ours. Refused or unanswered (a
+	 * fault on the link, a busy TPM): still ours, and a stray until a
+	 * later flush by number takes it (tss_flush_strays, tpm_close,
+	 * tpm_recover). */
+	if (rc == TSS2_RC_SUCCESS || tss_rc_tpm_code(rc) == TPM2_RC_HANDLE ||
+	    (tss_rc_tpm_code(rc) & ~0xFu) == TPM2_RC_REFERENCE_H0)
+		tss_disown(t, h);
+	else
+		hset_add(&t->stray, h);
+}
+
+size_t
+tss_flush_strays(struct tpm *t)
+{
+	size_t i = 0, n = 0;
+	TPM2_HANDLE h;
+
+	while (i < t->stray.n) {
+		h = t->stray.h[i];
+		if (flush_number(t, h) == TSS2_RC_SUCCESS) {
+			hset_del(&t->stray, h);
+			tss_disown(t, h);
+			n++;
+			continue;
+		}
+		i++;
+	}
+	return n;
 }
 
 /* Persistent objects are not flushed, only their ESYS_TR is closed
@@ -266,6 +438,28 @@ tss_close(struct tpm *t, ESYS_TR *tr)
 		return;
 	(void)Esys_TR_Close(t->esys, tr);
 	*tr = ESYS_TR_NONE;
+}
+
+void
+tss_own(struct tpm *t, TPM2_HANDLE h)
+{
+	hset_add(&t->owned, h);
+}
+
+void
+tss_own_tr(struct tpm *t, ESYS_TR tr)
+{
+	TPM2_HANDLE h;
+
+	if (Esys_TR_GetTpmHandle(t->esys, tr, &h) == TSS2_RC_SUCCESS)
+		tss_own(t, h);
+}
+
+void
+tss_disown(struct tpm *t, TPM2_HANDLE h)
+{
+	hset_del(&t->owned, h);
+	hset_del(&t->stray, h);
 }
 
 int
@@ -314,8 +508,8 @@ tss_get_handles(struct tpm *t, TPM2_HANDLE first, TPML_HANDLE *ret, int *ret_mor
 
 	memset(ret, 0, sizeof(*ret));
 	*ret_more = 0;
-	rc = Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
-	    first, TPM2_MAX_CAP_HANDLES, &more_data, &cap);
+	TSS_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	    TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, &more_data, &cap));
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "listing TPM handles (TPM2_GetCapability)");
 	*ret = cap->data.handles;
@@ -378,12 +572,13 @@ tss_start_decrypt_session(struct tpm *t, ESYS_TR *ret)
 	int r;
 
 	*ret = ESYS_TR_NONE;
-	rc = Esys_StartAuthSession(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym, TPM2_ALG_SHA256, &s);
+	TSS_CALL(rc, Esys_StartAuthSession(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
+	    ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym, TPM2_ALG_SHA256, &s));
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
 		goto out;
 	}
+	tss_own_tr(t, s);
 	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
 	    0xff);
 	if (rc != TSS2_RC_SUCCESS) {
@@ -403,6 +598,7 @@ tss_drop_session(struct tpm *t, int flush)
 {
 	if (t->sess == NULL)
 		return;
+	tss_disown(t, tss_session_handle(t->sess));
 	if (flush && t->sys != NULL)
 		tss_session_flush(t->sys, t->sess);
 	else
@@ -413,6 +609,8 @@ tss_drop_session(struct tpm *t, int flush)
 int
 tpm_release_session(struct tpm *t)
 {
+	if (t->esys != NULL && tss_flush_strays(t) > 0)
+		return 0;
 	if (t->sess == NULL)
 		return tpmid_seterr(TPMID_E_NOENT, "no cached session to release");
 	tss_drop_session(t, 1);

@@ -70,30 +70,29 @@ int tpm_open(const char *tcti_conf, struct tpm **ret);
  * and free `t`. Keys are not tracked here: tpm_key_free() them first. NULL
  * is a no-op. */
 void tpm_close(struct tpm *t);
-/* Forget everything the old connection held, without flushing (after a
- * TPM reset the handles are gone, and without a resource manager their
- * numbers may already name another client's objects), then connect again.
- * Keys loaded before become stale: tpm_sign() and tpm_persist() answer
- * TPMID_E_TPM_RESET for them and tpm_key_free() only frees their memory.
- * Used after TPMID_E_TPM_RESET. 0 when connected again; otherwise the
- * connection errors of tpm_open(), and `t` stays valid but unconnected
- * (commands answer TPMID_E_TPM_RESET) until a later tpm_reconnect()
- * succeeds. */
-int tpm_reconnect(struct tpm *t);
+/* Recover from any fault that answered TPMID_E_TPM_RESET: a lost, cut or
+ * garbled response, an ESAPI context that refuses further calls, objects
+ * gone from under us, a TPM reset. Drops the ESAPI context and connects
+ * again; then, unless the TPM's reset or restart count changed (*ret_reset
+ * = 1: every transient object is gone and nothing is flushed), flushes by
+ * handle number every transient object and session this connection had
+ * made, and any that appeared since tpm_open() was called and is not in
+ * that record (one whose create response was lost). Nothing the TPM held
+ * before tpm_open() is touched. Keys loaded before become stale:
+ * tpm_sign() and tpm_persist() answer TPMID_E_TPM_RESET for them and
+ * tpm_key_free() only frees their memory. 0 when connected again;
+ * otherwise the connection errors of tpm_open(), and `t` stays valid but
+ * unconnected (commands answer TPMID_E_TPM_RESET) until a later
+ * tpm_recover() succeeds. Costs TPM2_Startup, TPM2_ReadClock, two
+ * TPM2_GetCapability and one TPM2_FlushContext per object. */
+int tpm_recover(struct tpm *t, int *ret_reset);
 /* The TCTI configuration `t` connects to; owned by `t`. */
 const char *tpm_tcti(const struct tpm *t);
-/* Whether the TPM still holds our SRK under its name, i.e. it was not reset
- * since we loaded it (one TPM2_ReadPublic). 0: still there (a
- * TPMID_E_TPM_RESET error came from something else, e.g. a key flushed
- * behind our back, and our other handles are still ours to flush);
- * TPMID_E_TPM_RESET: gone, replaced, unreachable, or never loaded through
- * this connection (do not flush: reconnect). Sets no error detail. */
-int tpm_probe(struct tpm *t);
 
 /* The SRK's name (nameAlg || digest), loading the SRK first if needed: the
  * persisted copy when tpm_srk_hint() named it and it checks out, else
  * TPM2_CreatePrimary with the H-2 template. 0 and *ret pointing into `t`
- * (contents valid until the SRK is dropped: tpm_reconnect(), tpm_evict()
+ * (contents valid until the SRK is dropped: tpm_recover(), tpm_evict()
  * of 0x81000001, tpm_close()); otherwise *ret is NULL and:
  * TPMID_E_TPM_RESET when not connected, TPMID_E_PERM when the owner
  * hierarchy has a password, TPMID_E_TPM when the persisted copy's public
@@ -170,7 +169,7 @@ int tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_n
 int tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub,
     size_t expect_pub_len, struct tpm_key **ret);
 /* Flush a transient key (of a persistent one only the ESYS_TR is closed;
- * the object stays) and free `k`. A key loaded before tpm_reconnect() is
+ * the object stays) and free `k`. A key loaded before tpm_recover() is
  * only freed: its handle died with the old connection. NULL `k` is a
  * no-op; NULL `t` frees memory only. */
 void tpm_key_free(struct tpm *t, struct tpm_key *k);
@@ -186,7 +185,7 @@ enum tpmid_curve tpm_key_curve(const struct tpm_key *k);
  * wrong PIN: TPMID_E_BADPIN with the tries left in the detail when the TPM
  * reports them; lockout: TPMID_E_LOCKOUT; out of TPM memory:
  * TPMID_E_TPM_MEMORY; TPM restarted, connection lost or a key loaded
- * before tpm_reconnect(): TPMID_E_TPM_RESET. */
+ * before tpm_recover(): TPMID_E_TPM_RESET. */
 int tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_len,
     const struct secret *pin, uint8_t **ret_der, size_t *ret_der_len);
 
@@ -199,7 +198,9 @@ int tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t dig
  * 0x81000000..0x81ffffff, TPMID_E_HANDLE when the handle is taken, none is
  * free or the TPM has no room left, TPMID_E_PERM when the owner hierarchy
  * has a password, TPMID_E_TPM_RESET for a key loaded before
- * tpm_reconnect(), or the TPM's error. */
+ * tpm_recover(), or the TPM's error. When the EvictControl answer itself
+ * was lost (TPMID_E_TPM_RESET), *ret_handle is the handle tried: the key
+ * may be persistent there. */
 int tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_handle);
 /* Evict the persistent object at `handle` (TPM2_EvictControl). If it is
  * the SRK copy this context uses, the context forgets it (and the PIN-sign
@@ -216,10 +217,11 @@ int tpm_evict(struct tpm *t, uint32_t handle);
  * and TPMID_E_TPM_RESET when not connected, or the TPM's error. */
 int tpm_transient_count(struct tpm *t, unsigned *ret);
 
-/* Flush the least valuable loaded thing this context can give up to make
+/* Flush the least valuable loaded things this context can give up to make
  * room (used by callers after TPMID_E_TPM_MEMORY when they have no key of
- * their own to evict): the cached PIN-sign HMAC session; the next PIN sign
- * starts a new one. Returns 0 if something was freed, TPMID_E_NOENT
+ * their own to evict): objects of ours whose earlier flush was refused or
+ * unanswered, else the cached PIN-sign HMAC session (the next PIN sign
+ * starts a new one). Returns 0 if something was freed, TPMID_E_NOENT
  * otherwise. */
 int tpm_release_session(struct tpm *t);
 

@@ -43,6 +43,8 @@ engine_srk_name(struct engine *e, const uint8_t **ret, size_t *ret_len)
 int
 engine_recover(struct engine *e, int r, struct attempt *a, const struct entry *keep)
 {
+	int reset = 0;
+
 	if (++a->rounds > RECOVER_MAX)
 		return 0;
 	if (r == TPMID_E_TPM_MEMORY) {
@@ -53,23 +55,18 @@ engine_recover(struct engine *e, int r, struct attempt *a, const struct entry *k
 		return 0;
 	}
 	if (r == TPMID_E_TPM_RESET && a->resets == 0 && e->tpm != NULL) {
+		/* A lost or garbled answer, objects gone from under us, or a
+		 * TPM reset: start over on a new connection, with our objects
+		 * flushed (tpm_recover). Every key we held is stale after it;
+		 * unloading them only frees memory. */
 		a->resets++;
-		if (tpm_probe(e->tpm) == 0) {
-			/* Our SRK is still there, so the TPM was not reset: one
-			 * of our objects vanished (flushed behind our back).
-			 * Our other handles are still ours: flush them, and load
-			 * afresh. */
-			engine_unload_all(e);
-			return 1;
-		}
-		/* A real reset (or the TPM is gone): reconnect first, which
-		 * makes every key stale, so engine_unload_all() only frees memory.
-		 * Flushing before would hit handle numbers that, without a
-		 * resource manager, may now be another client's objects. */
-		e->tpm_resets++;
-		r = tpm_reconnect(e->tpm);
+		r = tpm_recover(e->tpm, &reset);
+		if (reset)
+			e->tpm_resets++;
 		engine_unload_all(e);
-		return r == 0;
+		/* Only what is safe to send twice is retried (a sign, a
+		 * load); the rest reports the fault it met. */
+		return r == 0 && !a->no_retry;
 	}
 	return 0;
 }

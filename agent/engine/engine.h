@@ -8,8 +8,10 @@
  * Key cache: the SRK stays loaded; signing keys are loaded on first use and
  * kept in an LRU bounded by max_loaded. On TPMID_E_TPM_MEMORY the least
  * recently used key is flushed and the operation retried. On
- * TPMID_E_TPM_RESET (TPM restarted, connection lost) the connection is
- * re-opened, the cache emptied and the operation retried once.
+ * TPMID_E_TPM_RESET (a lost or garbled response, objects gone, a TPM
+ * restart) the TPM connection is recovered (tpm_recover: our objects
+ * flushed by number), the cache emptied, and a sign or load retried once;
+ * keygen, import and persist report the fault instead.
  *
  * Identities are re-read from the store when their file changes (stat
  * compare per request), so edits by the CLI or by hand are seen at once.

@@ -58,10 +58,13 @@ struct engine {
 	struct entry *entries;
 };
 
-/* Operation state for engine_recover(): one reset retry, bounded flushes. */
+/* Operation state for engine_recover(): one recovery per operation,
+ * bounded flushes. `no_retry`: the operation is not safe to send twice
+ * (keygen, import, persist): after a recovery it reports the fault. */
 struct attempt {
 	int resets;
 	int rounds;
+	int no_retry;
 };
 
 

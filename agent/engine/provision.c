@@ -3,6 +3,7 @@
  * persisted. Every TPM step goes through engine_recover() on failure. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,26 @@ check_new_name(struct engine *e, const char *name)
 		return r;
 	tpmid_clearerr();
 	return 0;
+}
+
+/* TPM2_EvictControl's answer was lost (`r`, TPMID_E_TPM_RESET): the key
+ * may have become persistent at `handle` all the same. Recover the
+ * connection, and when the object there is this key, evict it again, so a
+ * failed keygen leaves nothing behind. Returns `r` with its message. */
+static int
+undo_lost_persist(struct engine *e, const struct keyfile *kf, uint32_t handle, int r)
+{
+	struct attempt once = { .no_retry = 1 };
+	struct tpm_key *pk = NULL;
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", tpmid_errmsg(r));
+	(void)engine_recover(e, r, &once, NULL);
+	if (tpm_load_persistent(e->tpm, handle, kf->pub, kf->pub_len, &pk) == 0) {
+		tpm_key_free(e->tpm, pk);
+		(void)tpm_evict(e->tpm, handle);
+	}
+	return tpmid_seterr(r, "%s", msg);
 }
 
 /* Record a key the TPM just made or imported as identity `name`: persist it
@@ -79,19 +100,21 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 		blob.priv = kf->priv;
 		blob.priv_len = kf->priv_len;
 		for (;;) {
-			r = tpm_load(e->tpm, &blob, srk, srk_len, &k);
-			if (r == 0) {
-				r = tpm_persist(e->tpm, k, persist == PERSIST_HANDLE ? handle : 0,
-				    &got);
-				tpm_key_free(e->tpm, k);
-				k = NULL;
-			}
-			if (r == 0 || !engine_recover(e, r, &a, NULL))
+			if ((r = tpm_load(e->tpm, &blob, srk, srk_len, &k)) == 0 ||
+			    !engine_recover(e, r, &a, NULL))
 				break;
 			/* The SRK name may have been re-read after a reset. */
 			if ((r = engine_srk_name(e, &srk, &srk_len)) != 0)
 				goto out;
 		}
+		if (r != 0)
+			goto out;
+		/* Not retried: EvictControl is not safe to send twice. */
+		r = tpm_persist(e->tpm, k, persist == PERSIST_HANDLE ? handle : 0, &got);
+		tpm_key_free(e->tpm, k);
+		k = NULL;
+		if (r == TPMID_E_TPM_RESET && got != 0)
+			r = undo_lost_persist(e, kf, got, r);
 		if (r != 0)
 			goto out;
 		id->handle = got;
@@ -120,7 +143,7 @@ engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
 {
 	struct tpm_blob blob = { 0 };
 	struct keyfile *kf = NULL;
-	struct attempt a = { 0 };
+	struct attempt a = { .no_retry = 1 };
 	struct tpm *t;
 	int has_pin = pin != NULL && pin->len > 0;
 	int r;
@@ -247,7 +270,7 @@ engine_import(struct engine *e, const char *name, const uint8_t *data, size_t le
 {
 	struct tpm_blob blob = { 0 };
 	struct keyfile *kf = NULL;
-	struct attempt a = { 0 };
+	struct attempt a = { .no_retry = 1 };
 	EVP_PKEY *pk = NULL;
 	struct tpm *t;
 	int has_pin = pin != NULL && pin->len > 0;

@@ -141,7 +141,7 @@ struct status_info {
 	unsigned max_loaded;
 	unsigned unlocked;      /* PIN keys with a held PIN */
 	uint64_t signs;         /* signatures made since start */
-	uint64_t tpm_resets;    /* reconnects after TPM reset/connection loss */
+	uint64_t tpm_resets;    /* TPM resets seen (its reset/restart count changed) */
 };
 
 /* One request, decoded. Which fields are used depends on `type` (its

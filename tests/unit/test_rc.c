@@ -117,6 +117,11 @@ test_transport(void **state)
 	assert_int_equal(tss_rc_map(TSS2_SYS_RC_INSUFFICIENT_RESPONSE, 0), TPMID_E_TPM_RESET);
 	assert_int_equal(tss_rc_map(TSS2_ESYS_RC_MALFORMED_RESPONSE, 0), TPMID_E_TPM_RESET);
 	assert_int_equal(tss_rc_map(TSS2_ESYS_RC_IO_ERROR, TSS_RC_OPEN), TPMID_E_NOTPM);
+	/* ESAPI refusing calls after a command it could not finish, and a
+	 * garbled size: only a new connection helps (issue 8's wedge). */
+	assert_int_equal(tss_rc_map(TSS2_ESYS_RC_BAD_SEQUENCE, 0), TPMID_E_TPM_RESET);
+	assert_int_equal(tss_rc_map(TSS2_SYS_RC_BAD_SEQUENCE, 0), TPMID_E_TPM_RESET);
+	assert_int_equal(tss_rc_map(TSS2_SYS_RC_INSUFFICIENT_CONTEXT, 0), TPMID_E_TPM_RESET);
 }
 
 static void
@@ -160,6 +165,28 @@ test_retry(void **state)
 	assert_false(tss_rc_is_retry(TPM2_RC_LOCKOUT));
 	assert_false(tss_rc_is_retry(TSS2_RC_SUCCESS));
 	assert_false(tss_rc_is_retry(TSS2_TCTI_RC_TRY_AGAIN));
+	assert_true(tss_rc_is_retry(TPM2_RC_NV_RATE));
+}
+
+/* The backoff waits only for retry warnings, and never longer in all than
+ * its budget: 1, 2, 4 ... ms, capped at 64 ms a wait and 3 s in all. */
+static void
+test_backoff(void **state)
+{
+	struct tss_backoff b = { 0 };
+	unsigned waits = 0;
+
+	(void)state;
+	assert_int_equal(tss_backoff(&b, TSS2_RC_SUCCESS), 0);
+	assert_int_equal(tss_backoff(&b, TPM2_RC_LOCKOUT), 0);
+	assert_int_equal(b.waited_ms, 0);
+	while (tss_backoff(&b, TPM2_RC_RETRY))
+		waits++;
+	assert_true(b.waited_ms <= TSS_BACKOFF_BUDGET_MS);
+	assert_true(b.waited_ms > TSS_BACKOFF_BUDGET_MS - TSS_BACKOFF_MAX_MS);
+	/* Enough waits for 50 RETRY answers in a row on a path that does not
+	 * resubmit by itself. */
+	assert_true(waits >= 50);
 }
 
 static void
@@ -199,6 +226,7 @@ main(void)
 		cmocka_unit_test(test_transport),
 		cmocka_unit_test(test_curve_parent),
 		cmocka_unit_test(test_other),
+		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_detail),
 	};
