@@ -110,3 +110,17 @@ tpmid_clearerr(void)
 	detail[0] = '\0';
 	detail_err = 0;
 }
+
+void
+tpmid_err_save(struct tpmid_errstate *s)
+{
+	s->err = detail_err;
+	memcpy(s->detail, detail, sizeof(s->detail));
+}
+
+void
+tpmid_err_restore(const struct tpmid_errstate *s)
+{
+	detail_err = s->err;
+	memcpy(detail, s->detail, sizeof(detail));
+}

@@ -57,4 +57,13 @@ const char *tpmid_errmsg(int err);
 
 void tpmid_clearerr(void);
 
+/* Keep the current detail across code that may set its own (a callback
+ * run while an error is on its way up). */
+struct tpmid_errstate {
+	int err;
+	char detail[512];
+};
+void tpmid_err_save(struct tpmid_errstate *s);
+void tpmid_err_restore(const struct tpmid_errstate *s);
+
 #endif

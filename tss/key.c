@@ -187,12 +187,16 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	    (r = tss_check_key_public(&pub, &curve)) < 0 ||
 	    (r = tss_unmarshal_private(blob->priv, blob->priv_len, &priv)) < 0)
 		goto out;
-	TSS_CALL(rc, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &tr));
+	tss_creating(t, 1);
+	TSS_CALL(rc, Esys_Load(t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv,
+	    &pub, &tr));
+	if (rc == TSS2_RC_SUCCESS)
+		tss_own_tr(t, tr);
+	tss_creating(t, 0);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, TSS_RC_LOAD, "loading the key (TPM2_Load)");
 		goto out;
 	}
-	tss_own_tr(t, tr);
 	if ((r = key_new(t, tr, &pub, curve, 0, ret)) < 0)
 		goto out;
 	tr = ESYS_TR_NONE;

@@ -148,10 +148,13 @@ sign_pin(struct tpm *t, struct tpm_key *k, const TPM2B_DIGEST *d, TPMI_ALG_HASH 
 		rc = Esys_TR_GetTpmHandle(t->esys, t->srk, &srk_handle);
 		if (rc != TSS2_RC_SUCCESS)
 			return tss_rc_err(rc, 0, "reading the SRK's handle");
-		if ((r = tss_session_start(t->sys, t->crypto, srk_handle, &t->srk_pub.publicArea,
-			 &t->sess)) < 0)
+		tss_creating(t, 1);
+		r = tss_session_start(t->sys, t->crypto, srk_handle, &t->srk_pub.publicArea, &t->sess);
+		if (r == 0)
+			tss_own(t, tss_session_handle(t->sess));
+		tss_creating(t, 0);
+		if (r < 0)
 			return r;
-		tss_own(t, tss_session_handle(t->sess));
 	}
 	r = tss_session_sign(t->sys, t->crypto, t->sess, k->handle, &k->name, pin, d, hash, sig);
 	if (r < 0) {

@@ -146,13 +146,16 @@ tss_srk_ensure(struct tpm *t)
 		if (t->srk != ESYS_TR_NONE)
 			return 0;
 	}
+	tss_creating(t, 1);
 	TSS_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	    ESYS_TR_NONE, &insens, &srk_template, &outside, &pcr, &tr, &pub, &cd, &ch, &ct));
+	if (rc == TSS2_RC_SUCCESS)
+		tss_own_tr(t, tr);
+	tss_creating(t, 0);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_owner_err(rc, "creating the storage root key (TPM2_CreatePrimary)");
 		goto out;
 	}
-	tss_own_tr(t, tr);
 	if ((r = tss_tr_name(t, tr, &name)) < 0)
 		goto out;
 	t->srk = tr;

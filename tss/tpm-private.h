@@ -64,6 +64,9 @@ struct tpm {
 	TPM2_HANDLE *foreign;
 	size_t n_foreign;
 	uint32_t reset_count, restart_count;
+	void (*held_fn)(void *ctx, const struct tpm_held *h); /* tpm_on_held() */
+	void *held_ctx;
+	int creating;           /* tss_creating() */
 };
 
 struct tpm_key {
@@ -95,6 +98,10 @@ struct tpm_key {
 void tss_own(struct tpm *t, TPM2_HANDLE h);
 void tss_own_tr(struct tpm *t, ESYS_TR tr);
 void tss_disown(struct tpm *t, TPM2_HANDLE h);
+/* Around a command that makes an object: tss_creating(t, 1) before it is
+ * sent, tss_creating(t, 0) after (success or not), so a record written in
+ * between says a create was pending (struct tpm_held). */
+void tss_creating(struct tpm *t, int pending);
 /* Flush every stray handle again (a flush refused or unanswered earlier):
  * the number flushed now. */
 size_t tss_flush_strays(struct tpm *t);

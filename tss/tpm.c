@@ -148,6 +148,8 @@ contains(const TPM2_HANDLE *a, size_t n, TPM2_HANDLE h)
 	return 0;
 }
 
+static void held_changed(struct tpm *t);
+
 /* TPM2_FlushContext by handle number (through SAPI: no ESYS_TR needed). */
 static TSS2_RC
 flush_number(struct tpm *t, TPM2_HANDLE h)
@@ -351,8 +353,15 @@ tpm_recover(struct tpm *t, int *ret_reset)
 			(void)flush_number(t, now[i]);
 	r = 0;
 out:
-	if (r < 0)
+	if (r < 0) {
 		disconnect(t); /* tss_connected() says so; the next call retries */
+		/* Nothing was flushed: the next recovery still owes it. */
+		free(t->owned.h);
+		t->owned.h = owned;
+		t->owned.n = t->owned.a = n_owned;
+		owned = NULL;
+	}
+	held_changed(t);
 	free(owned);
 	free(now);
 	return r;
@@ -440,10 +449,102 @@ tss_close(struct tpm *t, ESYS_TR *tr)
 	*tr = ESYS_TR_NONE;
 }
 
+/* Tell tpm_on_held()'s callback what we hold now. */
+static void
+held_changed(struct tpm *t)
+{
+	struct tpm_held h;
+
+	if (t->held_fn == NULL)
+		return;
+	h.reset_count = t->reset_count;
+	h.restart_count = t->restart_count;
+	h.handles = t->owned.h;
+	h.n = t->owned.n;
+	h.pending = t->creating;
+	h.known = t->foreign;
+	h.n_known = t->n_foreign;
+	t->held_fn(t->held_ctx, &h);
+}
+
+void
+tss_creating(struct tpm *t, int pending)
+{
+	if (t->creating == pending)
+		return;
+	t->creating = pending;
+	held_changed(t);
+}
+
+void
+tpm_on_held(struct tpm *t, void (*fn)(void *ctx, const struct tpm_held *h), void *ctx)
+{
+	t->held_fn = fn;
+	t->held_ctx = ctx;
+	held_changed(t);
+}
+
+int
+tpm_has_rm(const struct tpm *t)
+{
+	return strncmp(t->tcti_conf, "device:/dev/tpmrm", 17) == 0 ||
+	    strncmp(t->tcti_conf, "tabrmd", 6) == 0;
+}
+
+static void
+forget_foreign(struct tpm *t, TPM2_HANDLE h)
+{
+	size_t k;
+
+	for (k = 0; k < t->n_foreign; k++)
+		if (t->foreign[k] == h) {
+			t->foreign[k] = t->foreign[--t->n_foreign];
+			return;
+		}
+}
+
+size_t
+tpm_flush_dead(struct tpm *t, const struct tpm_held *dead, const uint32_t *claimed,
+    size_t n_claimed)
+{
+	TPM2_HANDLE *now = NULL, h;
+	size_t i, n_now = 0, n = 0;
+
+	if (t->esys == NULL || dead->reset_count != t->reset_count ||
+	    dead->restart_count != t->restart_count)
+		return 0;
+	for (i = 0; i < dead->n; i++) {
+		h = dead->handles[i];
+		if (contains(t->owned.h, t->owned.n, h) || contains(claimed, n_claimed, h))
+			continue;
+		if (flush_number(t, h) == TSS2_RC_SUCCESS)
+			n++;
+		forget_foreign(t, h);
+	}
+	if (!dead->pending || list_loaded(t, &now, &n_now) < 0)
+		goto out;
+	for (i = 0; i < n_now; i++) {
+		h = now[i];
+		if (contains(dead->known, dead->n_known, h) ||
+		    contains(dead->handles, dead->n, h) || contains(claimed, n_claimed, h) ||
+		    contains(t->owned.h, t->owned.n, h))
+			continue;
+		if (flush_number(t, h) == TSS2_RC_SUCCESS)
+			n++;
+		forget_foreign(t, h);
+	}
+out:
+	free(now);
+	tpmid_clearerr();
+	return n;
+}
+
 void
 tss_own(struct tpm *t, TPM2_HANDLE h)
 {
 	hset_add(&t->owned, h);
+	if (!t->creating) /* else tss_creating(t, 0) writes it */
+		held_changed(t);
 }
 
 void
@@ -458,8 +559,12 @@ tss_own_tr(struct tpm *t, ESYS_TR tr)
 void
 tss_disown(struct tpm *t, TPM2_HANDLE h)
 {
+	size_t n = t->owned.n;
+
 	hset_del(&t->owned, h);
 	hset_del(&t->stray, h);
+	if (t->owned.n != n)
+		held_changed(t);
 }
 
 int
@@ -572,13 +677,16 @@ tss_start_decrypt_session(struct tpm *t, ESYS_TR *ret)
 	int r;
 
 	*ret = ESYS_TR_NONE;
+	tss_creating(t, 1);
 	TSS_CALL(rc, Esys_StartAuthSession(t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
 	    ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym, TPM2_ALG_SHA256, &s));
+	if (rc == TSS2_RC_SUCCESS)
+		tss_own_tr(t, s);
+	tss_creating(t, 0);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, 0, "starting a salted session (TPM2_StartAuthSession)");
 		goto out;
 	}
-	tss_own_tr(t, s);
 	rc = Esys_TRSess_SetAttributes(t->esys, s, TPMA_SESSION_DECRYPT | TPMA_SESSION_CONTINUESESSION,
 	    0xff);
 	if (rc != TSS2_RC_SUCCESS) {

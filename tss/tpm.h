@@ -86,6 +86,39 @@ void tpm_close(struct tpm *t);
  * tpm_recover() succeeds. Costs TPM2_Startup, TPM2_ReadClock, two
  * TPM2_GetCapability and one TPM2_FlushContext per object. */
 int tpm_recover(struct tpm *t, int *ret_reset);
+/* What this process holds in the TPM, for a record a later process can
+ * clean up after when this one dies (kill -9, a crash): the TPM's reset
+ * and restart counts and the handle numbers of our transient objects and
+ * sessions. */
+struct tpm_held {
+	uint32_t reset_count, restart_count;
+	const uint32_t *handles;
+	size_t n;
+	/* A command that makes an object (CreatePrimary, Load,
+	 * StartAuthSession) is on its way: if the process dies now, its new
+	 * handle is in no record. `known` then lists what the process knew
+	 * to be loaded besides its own (what was there when it connected). */
+	int pending;
+	const uint32_t *known;
+	size_t n_known;
+};
+/* Call `fn` with what we hold whenever it changes (an object loaded or
+ * flushed, a recovery), and once now. Only for a TCTI without a resource
+ * manager (tpm_has_rm()): through one the kernel or tpm2-abrmd flushes a
+ * dead client's objects itself. `fn` must not call back into `t`. */
+void tpm_on_held(struct tpm *t, void (*fn)(void *ctx, const struct tpm_held *h), void *ctx);
+/* 1 when the TCTI goes through a resource manager (device:/dev/tpmrm*,
+ * tabrmd), which flushes a client's objects when it goes away. */
+int tpm_has_rm(const struct tpm *t);
+/* Flush the handles a dead tpmid process recorded, when the TPM was not
+ * reset since the record was written (same reset and restart counts;
+ * otherwise they are gone already), leaving alone any that is ours. When
+ * it died with a create pending, also what is loaded now that it did not
+ * know of and that no running tpmid process claims (`claimed`): the
+ * object it was making. They are then no longer counted among the objects
+ * that were there before us. Returns how many were flushed. */
+size_t tpm_flush_dead(struct tpm *t, const struct tpm_held *dead, const uint32_t *claimed,
+    size_t n_claimed);
 /* The TCTI configuration `t` connects to; owned by `t`. */
 const char *tpm_tcti(const struct tpm *t);
 

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/engine/internal.h"
 #include "common/err.h"
 #include "common/util.h"
+#include "store/held.h"
 #include "store/keyfile.h"
 
 int
@@ -254,6 +256,77 @@ entry_unlocked(const struct entry *en)
 	return en->pin_expiry == 0 || engine_now() < en->pin_expiry;
 }
 
+/* tpm_on_held(): keep this process's record current. A failure to write
+ * it only costs the cleanup after a crash, and must not replace the
+ * detail of an error on its way up. */
+static void
+held_changed(void *ctx, const struct tpm_held *h)
+{
+	struct engine *e = ctx;
+	struct tpmid_errstate saved;
+	struct held_record rec = {
+		.pid = getpid(), .reset_count = h->reset_count, .restart_count = h->restart_count,
+		.handles = (uint32_t *)(uintptr_t)h->handles, .n = h->n, .pending = h->pending,
+		.known = (uint32_t *)(uintptr_t)h->known, .n_known = h->n_known,
+	};
+
+	tpmid_err_save(&saved);
+	(void)held_put(e->held_dir, e->tcti, &rec);
+	tpmid_err_restore(&saved);
+}
+
+/* On a TPM without a resource manager: flush what killed tpmid processes
+ * left loaded (their records; what running ones hold is theirs), then
+ * keep our own record. */
+static void
+held_start(struct engine *e)
+{
+	struct held_record *recs = NULL;
+	uint32_t *claimed = NULL;
+	size_t n = 0, n_claimed = 0, i, k;
+	struct tpm_held v;
+	int live_pending = 0;
+
+	if (tpm_has_rm(e->tpm) || held_dir(&e->held_dir) < 0) {
+		tpmid_clearerr();
+		return;
+	}
+	if (held_list(e->held_dir, e->tcti, &recs, &n) == 0) {
+		for (i = 0; i < n; i++)
+			if (recs[i].alive) {
+				n_claimed += recs[i].n;
+				/* A running one is making an object we cannot tell
+				 * from a dead one's: sweep nothing unrecorded now. */
+				live_pending |= recs[i].pending;
+			}
+		if (n_claimed > 0 && (claimed = calloc(n_claimed, sizeof(*claimed))) == NULL)
+			goto out;
+		for (i = 0, k = 0; claimed != NULL && i < n; i++)
+			if (recs[i].alive) {
+				memcpy(claimed + k, recs[i].handles, recs[i].n * sizeof(*claimed));
+				k += recs[i].n;
+			}
+		for (i = 0; i < n; i++) {
+			if (recs[i].alive)
+				continue;
+			v.reset_count = recs[i].reset_count;
+			v.restart_count = recs[i].restart_count;
+			v.handles = recs[i].handles;
+			v.n = recs[i].n;
+			v.pending = recs[i].pending && !live_pending;
+			v.known = recs[i].known;
+			v.n_known = recs[i].n_known;
+			(void)tpm_flush_dead(e->tpm, &v, claimed, n_claimed);
+			(void)held_remove(e->held_dir, e->tcti, recs[i].pid);
+		}
+	}
+out:
+	free(claimed);
+	held_records_free(recs, n);
+	tpmid_clearerr();
+	tpm_on_held(e->tpm, held_changed, e);
+}
+
 int
 engine_tpm(struct engine *e, struct tpm **ret)
 {
@@ -271,6 +344,7 @@ engine_tpm(struct engine *e, struct tpm **ret)
 				    "TPMID_TCTI)", e->tcti);
 			return r;
 		}
+		held_start(e);
 		/* A persisted SRK copy is trusted only under the name this
 		 * store recorded (DESIGN.md "TPM conventions"). */
 		if (store_srk_name_get(e->store, &hint, &hint_len) == 0)

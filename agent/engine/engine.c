@@ -111,7 +111,8 @@ engine_free(struct engine *e)
 		entry_free(e, en);
 	}
 	if (e->tpm != NULL)
-		tpm_close(e->tpm);
+		tpm_close(e->tpm); /* flushing everything also empties our record */
+	free(e->held_dir);
 	store_free(e->store);
 	free(e->tcti);
 	free(e);

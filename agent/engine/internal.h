@@ -50,6 +50,7 @@ struct engine {
 	struct store *store;
 	struct tpm *tpm;         /* NULL until first needed (lazy_tpm) */
 	uid_t owner;             /* the engine's user: full access (access.c) */
+	char *held_dir;          /* records of held TPM objects (store/held.h), or NULL */
 	unsigned max_loaded;
 	unsigned loaded;
 	uint64_t clock;

@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "store/atomic.h"
+#include "store/held.h"
 #include "store/store.h"
 
 struct fixture {
@@ -672,6 +673,100 @@ test_srk_name(void **state)
 	free(path);
 }
 
+/* Records of held TPM objects (store/held.h): written, listed with their
+ * process's liveness, removed; a dead writer's temp file is swept. */
+static void
+test_held_records(void **state)
+{
+	static const uint32_t h1[] = { 0x80000000, 0x80000001 }, known[] = { 0x80000005 };
+	struct fixture *f = *state;
+	struct held_record rec = { 0 }, *got = NULL;
+	size_t n = 0;
+	pid_t dead;
+	FILE *fp;
+
+	/* A pid that surely ran and is gone. */
+	if ((dead = fork()) == 0)
+		_exit(0);
+	assert_true(dead > 0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+
+	rec.pid = dead;
+	rec.reset_count = 3;
+	rec.restart_count = 7;
+	rec.handles = (uint32_t *)h1;
+	rec.n = 2;
+	rec.pending = 1;
+	rec.known = (uint32_t *)known;
+	rec.n_known = 1;
+	assert_int_equal(held_put(f->dir, "swtpm:port=1", &rec), 0);
+	rec.pid = getppid(); /* alive */
+	rec.pending = 0;
+	rec.n = 1;
+	assert_int_equal(held_put(f->dir, "swtpm:port=1", &rec), 0);
+	rec.pid = dead;
+	assert_int_equal(held_put(f->dir, "swtpm:port=2", &rec), 0); /* another TPM */
+
+	assert_int_equal(held_list(f->dir, "swtpm:port=1", &got, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		if (got[i].pid == dead) {
+			assert_false(got[i].alive);
+			assert_int_equal(got[i].reset_count, 3);
+			assert_int_equal(got[i].restart_count, 7);
+			assert_int_equal(got[i].n, 2);
+			assert_int_equal(got[i].handles[1], 0x80000001);
+			assert_int_equal(got[i].pending, 1);
+			assert_int_equal(got[i].n_known, 1);
+			assert_int_equal(got[i].known[0], 0x80000005);
+		} else {
+			assert_int_equal(got[i].pid, getppid());
+			assert_true(got[i].alive);
+			assert_int_equal(got[i].pending, 0);
+		}
+	}
+	held_records_free(got, n);
+	assert_int_equal(held_remove(f->dir, "swtpm:port=1", dead), 0);
+	assert_int_equal(held_list(f->dir, "swtpm:port=1", &got, &n), 0);
+	assert_int_equal(n, 1);
+	held_records_free(got, n);
+	/* No handles and nothing pending: the record goes. */
+	rec.pid = getppid();
+	rec.n = 0;
+	assert_int_equal(held_put(f->dir, "swtpm:port=1", &rec), 0);
+	assert_int_equal(held_list(f->dir, "swtpm:port=1", &got, &n), 0);
+	assert_int_equal(n, 0);
+	held_records_free(got, n);
+	/* A record that does not parse is skipped, not trusted. */
+	assert_int_equal(held_remove(f->dir, "swtpm:port=2", dead), 0);
+	rec.pid = dead;
+	rec.n = 2;
+	assert_int_equal(held_put(f->dir, "swtpm:port=1", &rec), 0);
+	{
+		char suffix[32], *path = NULL;
+		struct dirent *de;
+		DIR *d = opendir(f->dir);
+
+		snprintf(suffix, sizeof(suffix), ".%ld", (long)dead);
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name), sl = strlen(suffix);
+
+			if (de->d_name[0] != '.' && l > sl && strcmp(de->d_name + l - sl, suffix) == 0)
+				assert_true(asprintf(&path, "%s/%s", f->dir, de->d_name) > 0);
+		}
+		closedir(d);
+		assert_non_null(path);
+		assert_non_null(fp = fopen(path, "w"));
+		fputs("tcti swtpm:port=1\ncounts 3 7\nhandles 0xzz\n", fp);
+		fclose(fp);
+		free(path);
+	}
+	assert_int_equal(held_list(f->dir, "swtpm:port=1", &got, &n), 0);
+	assert_int_equal(n, 0);
+	held_records_free(got, n);
+}
+
 int
 main(void)
 {
@@ -688,6 +783,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_dir_stamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srk_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_records, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
