@@ -38,6 +38,7 @@ tpmid_strerror(int err)
 	case TPMID_E_NEEDPIN: return "this key needs a PIN";
 	case TPMID_E_CANCELLED: return "cancelled";
 	case TPMID_E_BUSY: return "resource busy";
+	case TPMID_E_TIMEOUT: return "the TPM is not answering";
 	default: return "unknown error";
 	}
 }

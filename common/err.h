@@ -37,7 +37,8 @@ enum {
 	TPMID_E_NEEDPIN = -23,     /* the key needs a PIN and none was given */
 	TPMID_E_CANCELLED = -24,   /* the user cancelled (empty prompt, EOF) */
 	TPMID_E_BUSY = -25,        /* resource busy (lock held, agent running) */
-	TPMID_E__LAST = -26,
+	TPMID_E_TIMEOUT = -26,     /* the TPM did not answer in time (stalled) */
+	TPMID_E__LAST = -27,
 };
 
 /* Fixed text for an error code; never NULL. */

@@ -212,6 +212,7 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
     struct tpm_key **ret)
 {
 	TPM2B_PUBLIC *pub = NULL, want = { 0 };
+	TPM2B_NAME want_name = { 0 }, got_name = { 0 };
 	ESYS_TR tr = ESYS_TR_NONE;
 	enum tpmid_curve curve = CURVE_NONE;
 	TSS2_RC rc;
@@ -220,23 +221,36 @@ tpm_load_persistent(struct tpm *t, uint32_t handle, const uint8_t *expect_pub, s
 	*ret = NULL;
 	if ((r = check_persistent_handle(handle)) < 0 || (r = tss_connected(t)) < 0)
 		return r;
-	if (expect_pub != NULL && (r = tss_unmarshal_public(expect_pub, expect_pub_len, &want)) < 0)
+	if (expect_pub != NULL && ((r = tss_unmarshal_public(expect_pub, expect_pub_len, &want)) < 0 ||
+	    (r = tss_object_name(&want, &want_name)) < 0))
 		return r;
 	if ((r = open_persistent(t, handle, &tr)) < 0)
 		goto out;
-	TSS_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL));
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_rc_err(rc, 0, "reading the public area (TPM2_ReadPublic)");
-		goto out;
+	if (expect_pub != NULL) {
+		/* ESAPI checked that the public area the TPM sent hashes to
+		 * the name it sent; a name is a hash of the public area, so
+		 * equal names are the expected key, and its public area is
+		 * the one we hold: no second TPM2_ReadPublic. */
+		if ((r = tss_tr_name(t, tr, &got_name)) < 0)
+			goto out;
+		if (timingsafe_memeq(got_name.name, got_name.size, want_name.name, want_name.size) != 0) {
+			r = tpmid_seterr(TPMID_E_MISMATCH,
+			    "the object at persistent handle 0x%08x is not this identity's key", handle);
+			goto out;
+		}
+	} else {
+		/* Only a handle recorded: the TPM's public area says what it is. */
+		TSS_CALL(rc, Esys_ReadPublic(t->esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+		    NULL, NULL));
+		if (rc != TSS2_RC_SUCCESS) {
+			r = tss_rc_err(rc, 0, "reading the public area (TPM2_ReadPublic)");
+			goto out;
+		}
+		want = *pub;
 	}
-	if (expect_pub != NULL && !tss_same_public(pub, &want)) {
-		r = tpmid_seterr(TPMID_E_MISMATCH,
-		    "the object at persistent handle 0x%08x is not this identity's key", handle);
+	if ((r = tss_check_key_public(&want, &curve)) < 0)
 		goto out;
-	}
-	if ((r = tss_check_key_public(pub, &curve)) < 0)
-		goto out;
-	if ((r = key_new(t, tr, pub, curve, 1, ret)) < 0)
+	if ((r = key_new(t, tr, &want, curve, 1, ret)) < 0)
 		goto out;
 	tr = ESYS_TR_NONE;
 	r = 0;
@@ -355,11 +369,28 @@ out:
 	return r;
 }
 
+/* TPM2_EvictControl of the persistent object `tr` at `handle`. */
+static int
+evict_tr(struct tpm *t, ESYS_TR tr, uint32_t handle)
+{
+	ESYS_TR evicted = ESYS_TR_NONE;
+	TSS2_RC rc;
+
+	TSS_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, tr, ESYS_TR_PASSWORD,
+	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &evicted));
+	/* ESAPI keeps the evicted object's ESYS_TR (and returns ESYS_TR_NONE
+	 * in `evicted`; closed should a version return one): closing `tr`
+	 * is the caller's. */
+	tss_close(t, &evicted);
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
+	return 0;
+}
+
 int
 tpm_evict(struct tpm *t, uint32_t handle)
 {
-	ESYS_TR tr = ESYS_TR_NONE, evicted = ESYS_TR_NONE;
-	TSS2_RC rc;
+	ESYS_TR tr = ESYS_TR_NONE;
 	int r, ours;
 
 	if ((r = check_persistent_handle(handle)) < 0 || (r = tss_connected(t)) < 0)
@@ -368,15 +399,8 @@ tpm_evict(struct tpm *t, uint32_t handle)
 	ours = t->srk_persistent && handle == TPM_SRK_PERSISTENT;
 	if (!ours && (r = open_persistent(t, handle, &tr)) < 0)
 		goto out;
-	TSS_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ours ? t->srk : tr, ESYS_TR_PASSWORD,
-	    ESYS_TR_NONE, ESYS_TR_NONE, handle, &evicted));
-	if (rc != TSS2_RC_SUCCESS) {
-		r = tss_owner_err(rc, "evicting the persistent object (TPM2_EvictControl)");
+	if ((r = evict_tr(t, ours ? t->srk : tr, handle)) < 0)
 		goto out;
-	}
-	/* ESAPI keeps the evicted object's ESYS_TR (and returns ESYS_TR_NONE
-	 * in `evicted`, closed below should a version return one): closing
-	 * it is ours to do, for our SRK copy through tss_srk_drop(). */
 	if (ours) {
 		tss_drop_session(t, 1);
 		tss_srk_drop(t, 1);
@@ -384,6 +408,20 @@ tpm_evict(struct tpm *t, uint32_t handle)
 	r = 0;
 out:
 	tss_close(t, &tr);
-	tss_close(t, &evicted);
 	return r;
+}
+
+int
+tpm_evict_key(struct tpm *t, struct tpm_key *k)
+{
+	int r;
+
+	if (!k->persistent)
+		return tpmid_seterr(TPMID_E_INVAL, "not a persistent key");
+	if ((r = tss_key_current(t, k)) < 0)
+		return r;
+	if ((r = evict_tr(t, k->tr, k->handle)) < 0)
+		return r;
+	tss_close(t, &k->tr);
+	return 0;
 }

@@ -193,19 +193,6 @@ tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpmid_curve *ret)
 }
 
 int
-tss_same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b)
-{
-	uint8_t ba[sizeof(TPMT_PUBLIC)], bb[sizeof(TPMT_PUBLIC)];
-	size_t la = 0, lb = 0;
-
-	/* Compare canonical encodings, not structs (unions have padding). */
-	if (Tss2_MU_TPMT_PUBLIC_Marshal(&a->publicArea, ba, sizeof(ba), &la) != TSS2_RC_SUCCESS ||
-	    Tss2_MU_TPMT_PUBLIC_Marshal(&b->publicArea, bb, sizeof(bb), &lb) != TSS2_RC_SUCCESS)
-		return 0;
-	return la == lb && memcmp(ba, bb, la) == 0;
-}
-
-int
 tpm_blob_public(const uint8_t *pub, size_t pub_len, enum tpmid_curve *ret_curve, EVP_PKEY **ret_pkey,
     int *ret_has_auth_hint)
 {

@@ -190,8 +190,5 @@ int tss_unmarshal_public(const uint8_t *p, size_t len, TPM2B_PUBLIC *out);
 int tss_unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out);
 /* A signing key's public area: ECC on P-256 or P-384 (TPMID_E_CURVE). */
 int tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpmid_curve *ret);
-/* 1 when both public areas marshal to the same bytes, else 0 (also when
- * either does not marshal). */
-int tss_same_public(const TPM2B_PUBLIC *a, const TPM2B_PUBLIC *b);
 
 #endif

@@ -659,6 +659,30 @@ tpm_transient_count(struct tpm *t, unsigned *ret)
 	return 0;
 }
 
+int
+tpm_transient_avail(struct tpm *t, unsigned *ret)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more_data = 0;
+	TSS2_RC rc;
+	int r;
+
+	*ret = 0;
+	if ((r = tss_connected(t)) < 0)
+		return r;
+	TSS_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_HR_TRANSIENT_AVAIL, 1, &more_data, &cap));
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_rc_err(rc, 0, "reading the free object slots (TPM2_GetCapability)");
+	if (cap->data.tpmProperties.count < 1 ||
+	    cap->data.tpmProperties.tpmProperty[0].property != TPM2_PT_HR_TRANSIENT_AVAIL)
+		r = tpmid_seterr(TPMID_E_TPM, "the TPM did not report TPM2_PT_HR_TRANSIENT_AVAIL");
+	else
+		*ret = cap->data.tpmProperties.tpmProperty[0].value;
+	Esys_Free(cap);
+	return r;
+}
+
 /* ---- sessions ---------------------------------------------------------- */
 
 static const TPMT_SYM_DEF session_sym = {

@@ -243,12 +243,20 @@ int tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret
  * TPMID_E_PERM when the owner hierarchy has a password, or the TPM's
  * error. */
 int tpm_evict(struct tpm *t, uint32_t handle);
+/* Evict persistent key `k` (from tpm_load_persistent, which checked it is
+ * the expected key) with no further lookup; `k` is then only memory (free
+ * it with tpm_key_free). Errors as tpm_evict(). */
+int tpm_evict_key(struct tpm *t, struct tpm_key *k);
 
 /* Number of transient objects loaded in the TPM as this connection sees
  * them: every client's without a resource manager (swtpm, /dev/tpm0), only
  * our own through one (/dev/tpmrm0). 0 and *ret set; otherwise *ret is 0
  * and TPMID_E_TPM_RESET when not connected, or the TPM's error. */
 int tpm_transient_count(struct tpm *t, unsigned *ret);
+/* TPM2_PT_HR_TRANSIENT_AVAIL (Part 2 §6.13): how many more transient
+ * objects the TPM could load now (one TPM2_GetCapability). Errors as
+ * tpm_transient_count(). */
+int tpm_transient_avail(struct tpm *t, unsigned *ret);
 
 /* Flush the least valuable loaded things this context can give up to make
  * room (used by callers after TPMID_E_TPM_MEMORY when they have no key of

@@ -1,13 +1,20 @@
 /* tpmid-agent: the daemon that owns the TPM and serves the socket.
  *
- * One process, one thread, one poll() loop: the TPM is serial, so requests
- * are executed one at a time, at most one per connection per loop turn
- * (round robin), and every per-connection resource is capped so that a
- * client that stops reading or writing never delays the others.
+ * One process, two threads. A poll() loop owns the connections and answers
+ * at once every request that needs no TPM (list, info, status, ssh's
+ * REQUEST_IDENTITIES, lock...) with a front engine; the requests that do
+ * (signatures, keygen, import, delete, unlock) go, one at a time since the
+ * TPM is serial, to a TPM worker thread that owns the TPM, and are answered
+ * with a clear error when the TPM has not finished them in --tpm-timeout
+ * seconds. At most one request per connection is in progress and one is
+ * started per connection per loop turn (round robin); every per-connection
+ * resource is capped so a client that stops reading or writing never
+ * delays the others.
  *
  *   main.c      options, start-up, shutdown
  *   listen.c    the listening socket (own or systemd's)
- *   loop.c      connections, signals, timers
+ *   loop.c      connections, signals, timers, deadlines of TPM requests
+ *   worker.c    the TPM worker thread
  *   dispatch.c  one frame in, one reply out: tpmid requests and access
  *   sshagent.c  the standard ssh-agent messages */
 #ifndef TPMID_DAEMON_H
@@ -25,6 +32,13 @@
 #define AGENT_IDLE_TIMEOUT_S 60      /* no request for this long: close */
 #define AGENT_STALL_TIMEOUT_S 10     /* reply pending, peer not reading */
 #define AGENT_SHUTDOWN_FLUSH_MS 1000 /* SIGTERM: time to flush replies */
+/* A request that needs the TPM is answered within this (--tpm-timeout);
+ * key creation and import, which take seconds on some TPMs, get
+ * AGENT_TPM_SLOW_FACTOR times as long. The maximum keeps the answer ahead
+ * of the CLI's own timeout (agent/wire/client.c). */
+#define AGENT_TPM_TIMEOUT_S 10
+#define AGENT_TPM_TIMEOUT_MAX_S 25
+#define AGENT_TPM_SLOW_FACTOR 4
 #define AGENT_SYSTEM_SOCKET "/run/tpmid/agent.sock"
 #define AGENT_SYSTEM_STORE "/var/lib/tpmid"
 #define AGENT_SYSTEM_GROUP "tpmid"
@@ -35,18 +49,26 @@ struct agent_cfg {
 	const char *tcti;       /* NULL: $TPMID_TCTI / device:/dev/tpmrm0 */
 	unsigned max_loaded;    /* 0: engine default */
 	unsigned idle_timeout_s;
+	unsigned tpm_timeout_s; /* 0: AGENT_TPM_TIMEOUT_S */
 	int foreground;
 	int system;             /* system mode: /run/tpmid, group tpmid, 0660 */
 	enum log_level log_level;
 };
 
 struct conn;
+struct worker;
 
 /* The running daemon: set up by main.c, run by loop.c. */
 struct agent {
 	const struct agent_cfg *cfg;
-	struct dispatch_ctx d;
-	struct engine *engine;
+	struct dispatch_ctx d;   /* the loop's: front engine */
+	struct dispatch_ctx wd;  /* the TPM worker's: the engine */
+	struct agent_lock lock;
+	struct engine *engine;   /* owns the TPM; used by the worker only */
+	struct engine *front;    /* the loop's: no TPM */
+	struct worker *worker;
+	int stalled;             /* a TPM request is past its deadline */
+	struct timespec stall_since;
 	int lfd;
 	int sfd;                 /* signalfd */
 	char *path;              /* socket path (for logs, unlink) */

@@ -140,7 +140,7 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req typ
 	}
 	/* While the agent is locked (draft-miller-ssh-agent section 3.7) no
 	 * key is used, whichever protocol asks. */
-	if (d->locked && (desc->flags & WIRE_USES_KEY)) {
+	if (d->lock->locked && (desc->flags & WIRE_USES_KEY)) {
 		r = reply_failure(reply, TPMID_E_LOCKED,
 		    "the agent is locked (unlock it with 'ssh-add -X')");
 		goto out;
@@ -179,6 +179,58 @@ out:
 	/* Failing to append even a failure reply means the reply buffer is
 	 * unusable: close the connection. */
 	return r < 0 ? r : 0;
+}
+
+void
+dispatch_ctx_clear(struct dispatch_ctx *d)
+{
+	sshagent_cache_free(d->blobs);
+	d->blobs = NULL;
+}
+
+/* The @tpmid request a frame body is, or WIRE_REQ_NONE. */
+static enum wire_req
+frame_tpmid_req(const uint8_t *msg, size_t len)
+{
+	struct tbuf in;
+	const uint8_t *name;
+	size_t name_len;
+	uint8_t msgtype;
+
+	tbuf_init_view(&in, msg, len);
+	if (tbuf_get_u8(&in, &msgtype) < 0 || msgtype != SSH_AGENTC_EXTENSION ||
+	    tbuf_get_string_direct(&in, &name, &name_len) < 0 ||
+	    !wire_is_tpmid_ext(name, name_len))
+		return WIRE_REQ_NONE;
+	return wire_req_lookup(name, name_len);
+}
+
+unsigned
+dispatch_tpm_flags(const uint8_t *msg, size_t len)
+{
+	enum wire_req type;
+
+	if (len > 0 && msg[0] == SSH_AGENTC_SIGN_REQUEST)
+		return WIRE_USES_TPM;
+	if ((type = frame_tpmid_req(msg, len)) == WIRE_REQ_NONE ||
+	    !(wire_req_desc(type)->flags & WIRE_USES_TPM))
+		return 0;
+	return wire_req_desc(type)->flags & (WIRE_USES_TPM | WIRE_SLOW);
+}
+
+int
+dispatch_is_tpmid(const uint8_t *msg, size_t len)
+{
+	return frame_tpmid_req(msg, len) != WIRE_REQ_NONE;
+}
+
+int
+dispatch_refuse(int tpmid, int err, const char *why, struct tbuf *reply)
+{
+	if (tpmid)
+		return reply_failure(reply, err, why);
+	/* ssh-agent messages have one failure, without a reason. */
+	return tbuf_put_u8(reply, SSH_AGENT_FAILURE) < 0 ? TPMID_E_NOMEM : 0;
 }
 
 int

@@ -4,9 +4,11 @@
  * buffer that learns the 4-byte frame length before it buffers any body
  * byte and refuses frames over WIRE_REQUEST_MAX (draft-miller-ssh-agent
  * section 3), an output buffer with a hard cap, and the peer's credentials
- * taken with SO_PEERCRED right after accept. Requests are executed one at
- * a time (the TPM is serial), at most one per connection per loop turn,
- * round robin. */
+ * taken with SO_PEERCRED right after accept. Requests are started at most
+ * one per connection per loop turn, round robin; those that need the TPM
+ * go to the TPM worker (worker.c), one at a time since the TPM is serial,
+ * and the connection waits for that answer (or its deadline) before its
+ * next request is read. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/dispatch.h"
+#include "agent/daemon/worker.h"
 #include "agent/engine/engine.h"
 #include "agent/wire/wire.h"
 #include "common/buf.h"
@@ -56,6 +59,7 @@ struct conn {
 	struct tbuf *out;
 	struct timespec last; /* last progress (bytes in or out) */
 	int eof;             /* peer shut down its side */
+	struct job *job;     /* its request at the TPM worker, or NULL */
 };
 
 struct timespec
@@ -90,6 +94,16 @@ conn_close(struct agent *a, size_t i, const char *why)
 {
 	struct conn *c = a->conns[i];
 
+	/* A request the worker has not started is dropped; one it is running
+	 * finishes (the TPM cannot be interrupted) and its answer is
+	 * discarded. */
+	if (c->job != NULL) {
+		if (worker_cancel(a->worker, c->job))
+			job_free(c->job);
+		else
+			c->job->abandoned = 1;
+		c->job = NULL;
+	}
 	log_debug("closing connection from uid %u pid %ld: %s", (unsigned)c->peer.uid,
 	    (long)c->peer.pid, why);
 	conn_free(c);
@@ -262,18 +276,82 @@ conn_has_frame(const struct conn *c)
 	return wire_frame_missing(c->in, WIRE_REQUEST_MAX, &need) == 0 && need == 0;
 }
 
-/* Execute the one frame at the front of c->in. Negative: close. */
+/* Queue reply body `body` on the connection and start sending it. */
+static int
+conn_reply(struct conn *c, const struct tbuf *body)
+{
+	int r;
+
+	if (tbuf_len(body) == 0)
+		return TPMID_E_AGENT;
+	if ((r = wire_frame_put(c->out, tbuf_ptr(body), tbuf_len(body))) < 0)
+		return r;
+	/* Answer at once rather than after another poll() turn. */
+	return conn_write(c);
+}
+
+static unsigned
+tpm_timeout_s(const struct agent *a, unsigned flags)
+{
+	unsigned t = a->cfg->tpm_timeout_s ? a->cfg->tpm_timeout_s : AGENT_TPM_TIMEOUT_S;
+
+	return (flags & WIRE_SLOW) ? t * AGENT_TPM_SLOW_FACTOR : t;
+}
+
+/* Answer a request that needs the TPM with TPMID_E_TIMEOUT, the reason
+ * in `why`. Negative: close. */
+static int
+conn_fail_tpm(struct agent *a, struct conn *c, int tpmid, const char *why)
+{
+	int r;
+
+	tbuf_reset(a->scratch);
+	if ((r = dispatch_refuse(tpmid, TPMID_E_TIMEOUT, why, a->scratch)) < 0)
+		return r;
+	c->last = daemon_now();
+	return conn_reply(c, a->scratch);
+}
+
+static void
+stall_message(struct agent *a, char *buf, size_t n)
+{
+	snprintf(buf, n, "the TPM is not answering: a request has waited %lld s for it "
+	    "(tpmid-agent --tpm-timeout %u); the agent keeps serving and uses the TPM "
+	    "again once it answers", (long long)ms_between(a->stall_since, daemon_now()) / 1000,
+	    tpm_timeout_s(a, 0));
+}
+
+/* Execute the one frame at the front of c->in, or hand it to the TPM
+ * worker (refused at once while the TPM is stalled). Negative: close. */
 static int
 conn_process(struct agent *a, struct conn *c)
 {
 	const uint8_t *body;
+	struct job *j = NULL;
+	unsigned flags = 0;
+	char why[256];
 	size_t len;
 	int r;
 
 	if ((r = wire_frame_next(c->in, WIRE_REQUEST_MAX, &body, &len)) <= 0)
 		return r < 0 ? r : 0;
 	tbuf_reset(a->scratch);
-	r = dispatch_frame(&a->d, &c->peer, body, len, a->scratch);
+	if (a->worker != NULL)
+		flags = dispatch_tpm_flags(body, len);
+	if (flags == 0)
+		r = dispatch_frame(&a->d, &c->peer, body, len, a->scratch);
+	else if (a->stalled) {
+		stall_message(a, why, sizeof(why));
+		r = dispatch_refuse(dispatch_is_tpmid(body, len), TPMID_E_TIMEOUT, why,
+		    a->scratch);
+	} else if ((r = job_new(&c->peer, body, len, &j)) == 0) {
+		j->conn = c;
+		j->tpmid = dispatch_is_tpmid(body, len);
+		j->submitted = j->deadline = daemon_now();
+		j->deadline.tv_sec += tpm_timeout_s(a, flags);
+		c->job = j;
+		worker_submit(a->worker, j);
+	}
 	/* The request may have held a PIN: wipe it now, not at reuse. */
 	if (c->in->alloc > CONN_BUF_KEEP) {
 		tbuf_free(c->in);
@@ -281,19 +359,109 @@ conn_process(struct agent *a, struct conn *c)
 			return TPMID_E_NOMEM;
 	} else
 		tbuf_reset(c->in);
-	if (r < 0)
+	if (r < 0 || j != NULL)
 		return r;
-	if (tbuf_len(a->scratch) == 0)
-		return TPMID_E_AGENT;
-	if ((r = wire_frame_put(c->out, tbuf_ptr(a->scratch), tbuf_len(a->scratch))) < 0)
+	if ((r = conn_reply(c, a->scratch)) < 0)
 		return r;
 	if (a->scratch->alloc > CONN_BUF_KEEP) {
 		tbuf_free(a->scratch);
 		if ((a->scratch = tbuf_new(WIRE_REPLY_MAX)) == NULL)
 			return TPMID_E_NOMEM;
 	}
-	/* Answer at once rather than after another poll() turn. */
-	return conn_write(c);
+	return 0;
+}
+
+static size_t
+conn_index(const struct agent *a, const struct conn *c)
+{
+	size_t k;
+
+	for (k = 0; k < a->nconns && a->conns[k] != c; k++)
+		;
+	return k;
+}
+
+/* Answers from the TPM worker. Any answer means the TPM answers again. */
+static void
+take_done(struct agent *a)
+{
+	struct job *j;
+	struct conn *c;
+	size_t k;
+
+	while ((j = worker_done(a->worker)) != NULL) {
+		if (a->stalled) {
+			log_warn("the TPM answers again, after %lld s", (long long)ms_between(
+			    a->stall_since, daemon_now()) / 1000);
+			a->stalled = 0;
+			engine_set_stalled(a->front, 0);
+		}
+		if (j->abandoned) {
+			job_free(j);
+			continue;
+		}
+		c = j->conn;
+		c->job = NULL;
+		c->last = daemon_now();
+		k = conn_index(a, c);
+		if (j->rc < 0 || conn_reply(c, j->reply) < 0)
+			conn_close(a, k, "malformed request or write error");
+		job_free(j);
+	}
+}
+
+/* Requests the TPM has not finished by their deadline are answered now.
+ * One that the worker is running means the TPM stopped answering: until
+ * it answers again, every request that needs it is refused at once. */
+static void
+check_deadlines(struct agent *a, struct timespec t)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < a->nconns;) {
+		struct conn *c = a->conns[i];
+		struct job *j = c->job;
+		int r;
+
+		if (j == NULL || (ms_between(j->deadline, t) < 0 && !a->stalled)) {
+			i++;
+			continue;
+		}
+		if (worker_cancel(a->worker, j)) {
+			/* Never started: the TPM is stalled, or busy with a
+			 * queue longer than the deadline. */
+			if (a->stalled)
+				stall_message(a, why, sizeof(why));
+			else
+				snprintf(why, sizeof(why), "the TPM is busy: the request "
+				    "waited %u s for it without starting (tpmid-agent "
+				    "--tpm-timeout)", tpm_timeout_s(a, 0));
+			c->job = NULL;
+			r = conn_fail_tpm(a, c, j->tpmid, why);
+			job_free(j);
+		} else if (ms_between(j->deadline, t) >= 0) {
+			if (!a->stalled) {
+				a->stalled = 1;
+				a->stall_since = j->submitted;
+				engine_set_stalled(a->front, 1);
+				log_warn("the TPM has not answered for %u s; requests that "
+				    "need it fail until it does", tpm_timeout_s(a, 0));
+			}
+			stall_message(a, why, sizeof(why));
+			j->abandoned = 1;
+			c->job = NULL;
+			r = conn_fail_tpm(a, c, j->tpmid, why);
+		} else {
+			i++;
+			continue;
+		}
+		if (r < 0) {
+			conn_close(a, i, "write error");
+			continue;
+		}
+		i++;
+	}
 }
 
 int
@@ -377,7 +545,10 @@ poll_timeout_ms(struct agent *a, struct timespec t, int tick_s)
 		unsigned lim = tbuf_len(a->conns[i]->out) > 0 ?
 		    AGENT_STALL_TIMEOUT_S : idle;
 
-		left = (long long)lim * 1000 - ms_between(a->conns[i]->last, t);
+		if (a->conns[i]->job != NULL)
+			left = ms_between(t, a->conns[i]->job->deadline);
+		else
+			left = (long long)lim * 1000 - ms_between(a->conns[i]->last, t);
 		if (left < 0)
 			left = 0;
 		if (best < 0 || left < best)
@@ -407,7 +578,8 @@ expire_idle(struct agent *a, struct timespec t)
 		int stalled = tbuf_len(c->out) > 0;
 		long long lim = (long long)(stalled ? AGENT_STALL_TIMEOUT_S : idle) * 1000;
 
-		if (ms_between(c->last, t) >= lim) {
+		/* Waiting for the TPM is waiting for us (check_deadlines). */
+		if (c->job == NULL && ms_between(c->last, t) >= lim) {
 			if (stalled)
 				log_info("uid %u pid %ld stopped reading its replies; closing",
 				    (unsigned)c->peer.uid, (long)c->peer.pid);
@@ -421,7 +593,7 @@ expire_idle(struct agent *a, struct timespec t)
 int
 loop_run(struct agent *a)
 {
-	struct pollfd pfd[AGENT_MAX_CONNS + 2];
+	struct pollfd pfd[AGENT_MAX_CONNS + 3];
 	struct conn *polled[AGENT_MAX_CONNS];
 	struct timespec t;
 	size_t i, n, np, nc;
@@ -434,13 +606,16 @@ loop_run(struct agent *a)
 			int pending = 0;
 
 			for (i = 0; i < a->nconns; i++)
-				pending |= tbuf_len(a->conns[i]->out) > 0;
+				pending |= tbuf_len(a->conns[i]->out) > 0 ||
+				    a->conns[i]->job != NULL;
 			if (!pending || ms_between(t, a->stop_deadline) <= 0)
 				return 0;
 		}
 
 		np = 0;
 		pfd[np].fd = a->sfd;
+		pfd[np++].events = POLLIN;
+		pfd[np].fd = a->worker != NULL ? worker_fd(a->worker) : -1;
 		pfd[np++].events = POLLIN;
 		lslot = a->lfd >= 0;
 		if (lslot) {
@@ -453,7 +628,8 @@ loop_run(struct agent *a)
 			short ev = 0;
 
 			/* Backpressure: read only while no whole frame waits
-			 * and the peer takes its replies. */
+			 * and the peer takes its replies (a frame read while
+			 * the last one is at the TPM worker waits for it). */
 			if (!a->stopping && !c->eof && !conn_has_frame(c) &&
 			    tbuf_len(c->out) < CONN_OUT_SOFT)
 				ev |= POLLIN;
@@ -504,7 +680,11 @@ loop_run(struct agent *a)
 
 		if (pfd[0].revents & POLLIN)
 			handle_signals(a);
-		if (lslot && a->lfd >= 0 && (pfd[1].revents & POLLIN))
+		if (a->worker != NULL) {
+			take_done(a);
+			check_deadlines(a, daemon_now());
+		}
+		if (lslot && a->lfd >= 0 && (pfd[2].revents & POLLIN))
 			do_accept(a);
 
 		/* Requests: at most one per connection per turn, starting at a
@@ -523,7 +703,8 @@ loop_run(struct agent *a)
 					;
 				if (k == a->nconns)
 					continue;
-				if (!conn_has_frame(c) || tbuf_len(c->out) >= CONN_OUT_SOFT)
+				if (c->job != NULL || !conn_has_frame(c) ||
+				    tbuf_len(c->out) >= CONN_OUT_SOFT)
 					continue;
 				if ((r = conn_process(a, c)) < 0) {
 					conn_close(a, k, "malformed request or write error");
@@ -537,7 +718,8 @@ loop_run(struct agent *a)
 		for (i = 0; i < a->nconns;) {
 			struct conn *c = a->conns[i];
 
-			if (c->eof && tbuf_len(c->out) == 0 && !conn_has_frame(c)) {
+			if (c->eof && tbuf_len(c->out) == 0 && !conn_has_frame(c) &&
+			    c->job == NULL) {
 				conn_close(a, i, "peer closed");
 				continue;
 			}

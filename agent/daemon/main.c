@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/daemon/daemon.h"
+#include "agent/daemon/worker.h"
 #include "agent/engine/engine.h"
 #include "agent/wire/client.h"
 #include "agent/wire/wire.h"
@@ -27,7 +28,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "Usage: tpmid-agent [--foreground] [--socket PATH] [--store DIR] [--tcti STR]\n"
-	    "                   [--max-loaded N] [--idle-timeout S] [--log-level L] [--system]\n"
+	    "                   [--max-loaded N] [--idle-timeout S] [--tpm-timeout S]\n"
+	    "                   [--log-level L] [--system]\n"
 	    "\n"
 	    "Serve the TPM-backed identities in the store over a UNIX socket that speaks\n"
 	    "the ssh-agent protocol (SSH_AUTH_SOCK may point at it) plus tpmid's own\n"
@@ -42,6 +44,10 @@ usage(FILE *f)
 	    "      --tcti STR       TPM connection (default: $TPMID_TCTI, else device:/dev/tpmrm0)\n"
 	    "      --max-loaded N   keys kept loaded in the TPM (default %d)\n"
 	    "      --idle-timeout S close connections idle for S seconds (default %d)\n"
+	    "      --tpm-timeout S  answer a request the TPM has not finished in S seconds\n"
+	    "                       (1..%d, default %d; key creation and import: %dx) with\n"
+	    "                       'the TPM is not answering', and refuse the requests that\n"
+	    "                       need it until it answers; others are served meanwhile\n"
 	    "      --log-level L    error, warn, info (default) or debug\n"
 	    "      --system         system agent: socket dir 0750 group %s, socket 0660\n"
 	    "  -h, --help           this text\n"
@@ -50,14 +56,15 @@ usage(FILE *f)
 	    "Socket activation (systemd LISTEN_FDS) is used when present. SIGHUP rescans\n"
 	    "the store; SIGTERM finishes the current request, flushes the TPM and exits.\n",
 	    AGENT_SYSTEM_SOCKET, AGENT_SYSTEM_STORE, ENGINE_MAX_LOADED_DEFAULT,
-	    AGENT_IDLE_TIMEOUT_S, AGENT_SYSTEM_GROUP);
+	    AGENT_IDLE_TIMEOUT_S, AGENT_TPM_TIMEOUT_MAX_S, AGENT_TPM_TIMEOUT_S,
+	    AGENT_TPM_SLOW_FACTOR, AGENT_SYSTEM_GROUP);
 }
 
 static int
 parse_args(int argc, char **argv, struct agent_cfg *cfg)
 {
 	enum { OPT_STORE = 256, OPT_TCTI, OPT_MAX_LOADED, OPT_LOG_LEVEL, OPT_SYSTEM,
-	    OPT_IDLE };
+	    OPT_IDLE, OPT_TPM_TIMEOUT };
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, 's' },
@@ -65,6 +72,7 @@ parse_args(int argc, char **argv, struct agent_cfg *cfg)
 		{ "tcti", required_argument, NULL, OPT_TCTI },
 		{ "max-loaded", required_argument, NULL, OPT_MAX_LOADED },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "tpm-timeout", required_argument, NULL, OPT_TPM_TIMEOUT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "system", no_argument, NULL, OPT_SYSTEM },
 		{ "help", no_argument, NULL, 'h' },
@@ -103,6 +111,14 @@ parse_args(int argc, char **argv, struct agent_cfg *cfg)
 				return 2;
 			}
 			cfg->idle_timeout_s = v;
+			break;
+		case OPT_TPM_TIMEOUT:
+			if (parse_u32(optarg, &v) < 0 || v == 0 || v > AGENT_TPM_TIMEOUT_MAX_S) {
+				fprintf(stderr, "tpmid-agent: --tpm-timeout: expected 1..%d seconds, got '%s'\n",
+				    AGENT_TPM_TIMEOUT_MAX_S, optarg);
+				return 2;
+			}
+			cfg->tpm_timeout_s = v;
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(optarg, &cfg->log_level) < 0) {
@@ -166,12 +182,31 @@ daemonize(const char *path)
 	return 0;
 }
 
+/* The TPM worker's first act: is the TPM there? Only a warning: the
+ * engine reconnects on demand and the agent must outlive a missing or
+ * restarting TPM. Run in the worker so a hung TPM cannot hold up start-up. */
+static void
+check_tpm(struct dispatch_ctx *d)
+{
+	struct status_info st;
+	int r;
+
+	tpmid_clearerr();
+	if ((r = engine_status(d->engine, &st)) < 0)
+		log_warn("TPM status check failed: %s", tpmid_errmsg(r));
+	else if (!st.tpm_ok)
+		log_warn("the TPM at %s is not reachable; requests will fail until it is",
+		    st.tcti);
+	else
+		log_info("TPM at %s reachable; %u identities in the store", st.tcti,
+		    st.identities);
+}
+
 static int
 agent_main(const struct agent_cfg *cfg)
 {
 	struct agent a;
 	struct engine_cfg ecfg;
-	struct status_info st;
 	struct stat sst;
 	struct timespec t0 = daemon_now(), t;
 	const char *store_dir = cfg->store_dir;
@@ -181,7 +216,8 @@ agent_main(const struct agent_cfg *cfg)
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
 	a.lfd = a.sfd = -1;
-	a.d.agent_uid = geteuid();
+	a.d.agent_uid = a.wd.agent_uid = geteuid();
+	a.d.lock = a.wd.lock = &a.lock;
 
 	harden_process();
 	log_init("tpmid-agent", 0, cfg->log_level);
@@ -227,9 +263,11 @@ agent_main(const struct agent_cfg *cfg)
 	/* Ready first, TPM later: the socket answers before the TPM is
 	 * touched; the first request (or the check below) connects. */
 	ecfg.lazy_tpm = 1;
-	if ((r = engine_new(&ecfg, &a.engine)) < 0)
+	if ((r = engine_new(&ecfg, &a.engine)) < 0 ||
+	    (r = engine_new_front(a.engine, &a.front)) < 0)
 		goto out;
-	a.d.engine = a.engine;
+	a.d.engine = a.front;
+	a.wd.engine = a.engine;
 	if ((a.scratch = tbuf_new(WIRE_REPLY_MAX)) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
@@ -240,23 +278,14 @@ agent_main(const struct agent_cfg *cfg)
 			goto out;
 		log_init("tpmid-agent", 1, cfg->log_level);
 	}
+	/* After the fork: threads do not survive it. */
+	if ((r = worker_start(&a.wd, check_tpm, &a.worker)) < 0)
+		goto out;
 
 	t = daemon_now();
 	log_info("ready: serving %s%s (pid %ld, started in %.1f ms)", a.path,
 	    activated ? " (socket activation)" : "", (long)getpid(),
 	    (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6);
-
-	/* Is the TPM there? Only a warning: the engine reconnects on demand
-	 * and the agent must outlive a missing or restarting TPM. */
-	tpmid_clearerr();
-	if ((r = engine_status(a.engine, &st)) < 0)
-		log_warn("TPM status check failed: %s", tpmid_errmsg(r));
-	else if (!st.tpm_ok)
-		log_warn("the TPM at %s is not reachable; requests will fail until it is",
-		    st.tcti);
-	else
-		log_info("TPM at %s reachable; %u identities in the store", st.tcti,
-		    st.identities);
 
 	status = loop_run(&a);
 	log_info("stopped");
@@ -266,9 +295,23 @@ out:
 		log_error("%s", tpmid_errmsg(r));
 	loop_stop_listening(&a);
 	loop_close_all(&a);
+	/* The worker finishes its request, given as long as one may take
+	 * (none at all when the TPM is known to be stalled). */
+	if (worker_stop(a.worker, a.stalled ? 0 : 1000 * (cfg->tpm_timeout_s ?
+	    cfg->tpm_timeout_s : AGENT_TPM_TIMEOUT_S)) < 0) {
+		/* The worker is inside a TPM call that will not return: its
+		 * engine cannot be touched. Our record of held objects stays,
+		 * so the next tpmid process flushes them (store/held.h). */
+		log_warn("the TPM is not answering; exiting without flushing our TPM "
+		    "objects (the next tpmid process will)");
+		_exit(status);
+	}
+	dispatch_ctx_clear(&a.d);
+	dispatch_ctx_clear(&a.wd);
+	engine_free(a.front);
 	/* Flushes every loaded key and the SRK, wipes held PINs. */
 	engine_free(a.engine);
-	secret_free(a.d.lock_pass);
+	secret_free(a.lock.pass);
 	tbuf_free(a.scratch);
 	if (a.sfd >= 0)
 		close(a.sfd);

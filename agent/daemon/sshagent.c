@@ -66,11 +66,10 @@ struct blob_ent {
 	char *ssh_cert;      /* its certificate line (certificate entries) */
 };
 
-static struct {
-	const struct engine *engine;
+struct sshagent_cache {
 	struct blob_ent *ents;
 	size_t n;
-} cache;
+};
 
 static void
 blob_ent_clear(struct blob_ent *b)
@@ -82,14 +81,23 @@ blob_ent_clear(struct blob_ent *b)
 }
 
 static void
-cache_clear(void)
+cache_clear(struct sshagent_cache *c)
 {
 	size_t i;
 
-	for (i = 0; i < cache.n; i++)
-		blob_ent_clear(&cache.ents[i]);
-	free(cache.ents);
-	memset(&cache, 0, sizeof(cache));
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		blob_ent_clear(&c->ents[i]);
+	free(c->ents);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+sshagent_cache_free(struct sshagent_cache *c)
+{
+	cache_clear(c);
+	free(c);
 }
 
 static int
@@ -154,7 +162,7 @@ identity_blobs(const struct id_info *id, struct tbuf *key, uint8_t **ret_cert,
 }
 
 static int
-cache_rebuild(struct engine *e, struct id_info *list, size_t n)
+cache_rebuild(struct dispatch_ctx *d, struct id_info *list, size_t n)
 {
 	struct blob_ent *a = NULL;
 	size_t i, k = 0, cap = 0;
@@ -163,7 +171,9 @@ cache_rebuild(struct engine *e, struct id_info *list, size_t n)
 	size_t cert_len;
 	int r;
 
-	cache_clear();
+	if (d->blobs == NULL && (d->blobs = calloc(1, sizeof(*d->blobs))) == NULL)
+		return TPMID_E_NOMEM;
+	cache_clear(d->blobs);
 	if ((key = tbuf_new(SSHAGENT_BLOB_MAX)) == NULL)
 		return TPMID_E_NOMEM;
 	for (i = 0; i < n; i++) {
@@ -178,9 +188,8 @@ cache_rebuild(struct engine *e, struct id_info *list, size_t n)
 		if (r < 0)
 			goto out;
 	}
-	cache.engine = e;
-	cache.ents = a;
-	cache.n = k;
+	d->blobs->ents = a;
+	d->blobs->n = k;
 	a = NULL;
 	k = 0;
 	r = 0;
@@ -193,15 +202,15 @@ out:
 }
 
 static const struct blob_ent *
-cache_lookup(const struct engine *e, const uint8_t *blob, size_t len)
+cache_lookup(const struct sshagent_cache *c, const uint8_t *blob, size_t len)
 {
 	size_t i;
 
-	if (cache.engine != e)
+	if (c == NULL)
 		return NULL;
-	for (i = 0; i < cache.n; i++)
-		if (cache.ents[i].len == len && memcmp(cache.ents[i].blob, blob, len) == 0)
-			return &cache.ents[i];
+	for (i = 0; i < c->n; i++)
+		if (c->ents[i].len == len && memcmp(c->ents[i].blob, blob, len) == 0)
+			return &c->ents[i];
 	return NULL;
 }
 
@@ -223,8 +232,9 @@ cache_still_valid(const struct blob_ent *b, const struct id_info *now)
  * `ret` is filled (caller clears it) and 0 returned; TPMID_E_NOENT when no
  * identity has that key. */
 static int
-find_identity(struct engine *e, const uint8_t *blob, size_t len, struct id_info *ret)
+find_identity(struct dispatch_ctx *d, const uint8_t *blob, size_t len, struct id_info *ret)
 {
+	struct engine *e = d->engine;
 	struct id_info *list = NULL;
 	const struct blob_ent *b;
 	size_t n = 0;
@@ -235,12 +245,12 @@ find_identity(struct engine *e, const uint8_t *blob, size_t len, struct id_info 
 		if (attempt == 1) {
 			if ((r = engine_list(e, &list, &n)) < 0)
 				return r;
-			r = cache_rebuild(e, list, n);
+			r = cache_rebuild(d, list, n);
 			id_info_free_array(list, n);
 			if (r < 0)
 				return r;
 		}
-		if ((b = cache_lookup(e, blob, len)) == NULL)
+		if ((b = cache_lookup(d->blobs, blob, len)) == NULL)
 			continue;
 		/* Confirm against the identity as it is now (engine_info()
 		 * re-reads a changed file). */
@@ -281,7 +291,7 @@ process_request_identities(struct dispatch_ctx *d, const struct peer *peer,
 	if ((r = tbuf_expect_end(req)) < 0)
 		return r;
 	/* Section 3.7: a locked agent lists no keys. */
-	if (d->locked) {
+	if (d->lock->locked) {
 		if ((r = tbuf_put_u8(reply, SSH_AGENT_IDENTITIES_ANSWER)) < 0 ||
 		    (r = tbuf_put_u32(reply, 0)) < 0)
 			return r;
@@ -293,7 +303,7 @@ process_request_identities(struct dispatch_ctx *d, const struct peer *peer,
 		return reply_failure(reply);
 	}
 	/* Refresh the SIGN_REQUEST cache with what the client now knows. */
-	if ((r = cache_rebuild(d->engine, list, n)) < 0)
+	if ((r = cache_rebuild(d, list, n)) < 0)
 		goto out;
 	if ((key = tbuf_new(SSHAGENT_BLOB_MAX)) == NULL) {
 		r = TPMID_E_NOMEM;
@@ -362,7 +372,7 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 	    (r = tbuf_get_string_direct(req, &data, &data_len)) < 0 ||
 	    (r = tbuf_get_u32(req, &flags)) < 0 || (r = tbuf_expect_end(req)) < 0)
 		return r;
-	if (d->locked) {
+	if (d->lock->locked) {
 		log_info("sign request from uid %u pid %ld refused: the agent is locked",
 		    (unsigned)peer->uid, (long)peer->pid);
 		return reply_failure(reply);
@@ -376,7 +386,7 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 		return reply_failure(reply);
 	}
 	if (blob_len > SSHAGENT_BLOB_MAX ||
-	    (r = find_identity(d->engine, blob, blob_len, &id)) == TPMID_E_NOENT) {
+	    (r = find_identity(d, blob, blob_len, &id)) == TPMID_E_NOENT) {
 		log_info("sign request from uid %u pid %ld refused: no identity has that key",
 		    (unsigned)peer->uid, (long)peer->pid);
 		r = reply_failure(reply);
@@ -479,16 +489,16 @@ process_lock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req,
 		return reply_failure(reply);
 	/* Locking a locked agent fails (a second LOCK must not replace the
 	 * passphrase of the first). */
-	if (d->locked || pass_len > SSHAGENT_LOCK_PASS_MAX) {
+	if (d->lock->locked || pass_len > SSHAGENT_LOCK_PASS_MAX) {
 		log_info("lock from uid %u pid %ld refused%s", (unsigned)peer->uid,
-		    (long)peer->pid, d->locked ? ": already locked" : "");
+		    (long)peer->pid, d->lock->locked ? ": already locked" : "");
 		return reply_failure(reply);
 	}
-	secret_free(d->lock_pass);
-	if ((d->lock_pass = secret_new(pass, pass_len)) == NULL)
+	secret_free(d->lock->pass);
+	if ((d->lock->pass = secret_new(pass, pass_len)) == NULL)
 		return TPMID_E_NOMEM;
-	d->locked = 1;
-	d->unlock_failures = 0;
+	d->lock->locked = 1;
+	d->lock->unlock_failures = 0;
 	log_info("agent locked by uid %u pid %ld", (unsigned)peer->uid, (long)peer->pid);
 	return reply_status(reply, 1);
 }
@@ -508,38 +518,38 @@ process_unlock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req
 		return r;
 	if (!peer_may_lock(d, peer, "unlock"))
 		return reply_failure(reply);
-	if (!d->locked || d->lock_pass == NULL)
+	if (!d->lock->locked || d->lock->pass == NULL)
 		return reply_failure(reply);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (ts_before(&now, &d->unlock_not_before)) {
+	if (ts_before(&now, &d->lock->unlock_not_before)) {
 		log_info("unlock from uid %u pid %ld refused: too soon after a failed unlock",
 		    (unsigned)peer->uid, (long)peer->pid);
 		return reply_failure(reply);
 	}
-	if (timingsafe_memeq(pass, pass_len, d->lock_pass->p, d->lock_pass->len) == 0) {
-		secret_free(d->lock_pass);
-		d->lock_pass = NULL;
-		d->locked = 0;
-		d->unlock_failures = 0;
+	if (timingsafe_memeq(pass, pass_len, d->lock->pass->p, d->lock->pass->len) == 0) {
+		secret_free(d->lock->pass);
+		d->lock->pass = NULL;
+		d->lock->locked = 0;
+		d->lock->unlock_failures = 0;
 		log_info("agent unlocked by uid %u pid %ld", (unsigned)peer->uid,
 		    (long)peer->pid);
 		return reply_status(reply, 1);
 	}
 	/* Slow down guessing without blocking the event loop: refuse further
 	 * tries until the delay has passed. */
-	if (d->unlock_failures < UINT32_MAX)
-		d->unlock_failures++;
-	ms = d->unlock_failures > SSHAGENT_UNLOCK_DELAY_MAX_MS / SSHAGENT_UNLOCK_DELAY_MS ?
-	    SSHAGENT_UNLOCK_DELAY_MAX_MS : d->unlock_failures * SSHAGENT_UNLOCK_DELAY_MS;
-	d->unlock_not_before = now;
-	d->unlock_not_before.tv_sec += ms / 1000;
-	d->unlock_not_before.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (d->unlock_not_before.tv_nsec >= 1000000000L) {
-		d->unlock_not_before.tv_sec++;
-		d->unlock_not_before.tv_nsec -= 1000000000L;
+	if (d->lock->unlock_failures < UINT32_MAX)
+		d->lock->unlock_failures++;
+	ms = d->lock->unlock_failures > SSHAGENT_UNLOCK_DELAY_MAX_MS / SSHAGENT_UNLOCK_DELAY_MS ?
+	    SSHAGENT_UNLOCK_DELAY_MAX_MS : d->lock->unlock_failures * SSHAGENT_UNLOCK_DELAY_MS;
+	d->lock->unlock_not_before = now;
+	d->lock->unlock_not_before.tv_sec += ms / 1000;
+	d->lock->unlock_not_before.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (d->lock->unlock_not_before.tv_nsec >= 1000000000L) {
+		d->lock->unlock_not_before.tv_sec++;
+		d->lock->unlock_not_before.tv_nsec -= 1000000000L;
 	}
 	log_warn("failed unlock from uid %u pid %ld (%u in a row; next try in %u ms)",
-	    (unsigned)peer->uid, (long)peer->pid, d->unlock_failures, ms);
+	    (unsigned)peer->uid, (long)peer->pid, d->lock->unlock_failures, ms);
 	return reply_failure(reply);
 }
 

@@ -16,6 +16,9 @@
  * or a FAILURE reply), negative when the frame is malformed and the
  * connection must be closed. Non-"@tpmid" SSH_AGENTC_EXTENSION messages
  * also come here. */
+/* Free a context's SIGN_REQUEST lookup cache (NULL is fine). */
+void sshagent_cache_free(struct sshagent_cache *c);
+
 int sshagent_process(struct dispatch_ctx *d, const struct peer *peer, uint8_t type,
     struct tbuf *req, struct tbuf *reply);
 

@@ -1,10 +1,11 @@
 /* The engine's identity entries and the cache of loaded keys: an entry is
  * re-read when its file's stamp changes (stat per use, so edits by the CLI
- * or by hand are seen at once), holds the PIN given for it, and keys are
+ * or by hand are seen at once), and keys are
  * loaded on first use and kept in an LRU bounded by max_loaded (the SRK
  * stays loaded besides), in the TPM opened here on first need. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,23 +36,14 @@ entry_unload(struct engine *e, struct entry *en)
 		tpm_key_free(e->tpm, en->key);
 	en->key = NULL;
 	if (en->transient)
-		e->loaded--;
+		e->sh->loaded--;
 	en->transient = 0;
-}
-
-void
-entry_drop_pin(struct entry *en)
-{
-	secret_free(en->pin);
-	en->pin = NULL;
-	en->pin_expiry = 0;
 }
 
 void
 entry_free(struct engine *e, struct entry *en)
 {
 	entry_unload(e, en);
-	entry_drop_pin(en);
 	identity_free(en->id);
 	free(en->spki);
 	free(en);
@@ -64,6 +56,26 @@ engine_unload_all(struct engine *e)
 
 	for (en = e->entries; en != NULL; en = en->next)
 		entry_unload(e, en);
+	/* On a new connection other programs may hold other slots. */
+	e->room = 0;
+}
+
+/* How many keys fit: asked once, when a second key is about to be loaded
+ * (a CLI that signs with one key never pays the command). Our SRK and
+ * keys are loaded, so they fit plus what the TPM still has free; through
+ * a resource manager, which swaps objects out between commands, there is
+ * no such bound. */
+static void
+engine_learn_room(struct engine *e, struct tpm *t)
+{
+	unsigned avail;
+
+	e->room = UINT_MAX;
+	if (tpm_has_rm(t) || tpm_transient_avail(t, &avail) != 0) {
+		tpmid_clearerr();
+		return;
+	}
+	e->room = e->sh->loaded + avail > 0 ? e->sh->loaded + avail : 1;
 }
 
 /* Flush the least recently used loaded key other than `keep`. 0 if one was
@@ -131,6 +143,11 @@ entry_get(struct engine *e, const char *name, struct entry **ret)
 	*ret = NULL;
 	if ((r = engine_check_name(name)) != 0)
 		return r;
+	if (e->rescan_seen != e->sh->rescan) {
+		e->rescan_seen = e->sh->rescan;
+		for (en = e->entries; en != NULL; en = en->next)
+			en->stale = 1;
+	}
 	en = entry_find(e, name);
 	if ((r = store_stat(e->store, name, &st)) != 0) {
 		if (r == TPMID_E_NOENT) {
@@ -159,17 +176,18 @@ entry_get(struct engine *e, const char *name, struct entry **ret)
 		en->next = e->entries;
 		e->entries = en;
 	} else {
+		/* A held PIN is bound to the key (entry_fingerprint): a new
+		 * one is never tried with it. */
 		if (!same_str(en->id->key_pem, id->key_pem) || en->id->handle != id->handle ||
-		    en->id->pin != id->pin) {
+		    en->id->pin != id->pin)
 			entry_unload(e, en);
-			entry_drop_pin(en);
-		}
 		identity_free(en->id);
 	}
 	free(en->spki);
 	en->spki = NULL;
 	en->spki_len = 0;
 	en->id = id;
+	entry_fingerprint(id, en->fp);
 	en->stamp = st;
 	en->stale = 0;
 	*ret = en;
@@ -179,6 +197,24 @@ entry_get(struct engine *e, const char *name, struct entry **ret)
 /* Load the entry's key if it is not loaded: the persistent handle when the
  * identity has one (falling back to the blob if it was evicted behind our
  * back), else the TSS2 key blob under the SRK whose name was recorded. */
+void
+entry_make_room(struct engine *e, struct entry *en, int transient)
+{
+	unsigned bound;
+
+	if (e->tpm == NULL || (en != NULL && en->key != NULL && en->transient))
+		return;
+	if (e->room == 0 && e->sh->loaded > 0)
+		engine_learn_room(e, e->tpm);
+	/* A transient key also keeps within --max-loaded; a persistent one,
+	 * which stays in the TPM's NV, needs only a slot for the command. */
+	bound = e->room ? e->room : UINT_MAX;
+	if (transient && e->max_loaded < bound)
+		bound = e->max_loaded;
+	while (e->sh->loaded >= bound && engine_evict_lru(e, en) == 0)
+		;
+}
+
 int
 entry_load_key(struct engine *e, struct entry *en)
 {
@@ -209,6 +245,7 @@ entry_load_key(struct engine *e, struct entry *en)
 		goto out;
 	}
 	if (id->handle != 0) {
+		entry_make_room(e, en, 0);
 		r = tpm_load_persistent(t, id->handle, kf ? kf->pub : NULL, kf ? kf->pub_len : 0,
 		    &en->key);
 		if (r != TPMID_E_NOENT || kf == NULL)
@@ -219,10 +256,7 @@ entry_load_key(struct engine *e, struct entry *en)
 		    id->name);
 		goto out;
 	}
-	/* A transient load takes one of the TPM's few object slots: keep
-	 * within --max-loaded by unloading the least recently used first. */
-	while (e->loaded >= e->max_loaded && engine_evict_lru(e, en) == 0)
-		;
+	entry_make_room(e, en, 1);
 	blob.pub = kf->pub;
 	blob.pub_len = kf->pub_len;
 	blob.priv = kf->priv;
@@ -232,28 +266,17 @@ entry_load_key(struct engine *e, struct entry *en)
 		en->transient = 1;
 out:
 	if (r == 0 && en->transient)
-		e->loaded++;
+		e->sh->loaded++;
 	else if (r != 0)
 		en->key = NULL;
 	keyfile_free(kf);
 	return r;
 }
 
-time_t
-engine_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 int
-entry_unlocked(const struct entry *en)
+entry_unlocked(struct engine *e, const struct entry *en)
 {
-	if (en == NULL || en->pin == NULL)
-		return 0;
-	return en->pin_expiry == 0 || engine_now() < en->pin_expiry;
+	return en != NULL && en->id->pin && pin_held(e->sh, en);
 }
 
 /* tpm_on_held(): keep this process's record current. A failure to write
@@ -335,8 +358,12 @@ engine_tpm(struct engine *e, struct tpm **ret)
 	int r;
 
 	*ret = NULL;
+	if (e->front)
+		return tpmid_seterr(TPMID_E_TPM, "internal error: the agent's front engine "
+		    "needs no TPM");
 	if (e->tpm == NULL) {
 		if ((r = tpm_open(e->tcti, &e->tpm)) != 0) {
+			e->sh->tpm_ok = 0;
 			e->tpm = NULL;
 			/* The user must learn which TCTI was tried. */
 			if (r == TPMID_E_NOTPM && strstr(tpmid_errmsg(r), e->tcti) == NULL)

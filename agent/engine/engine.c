@@ -62,7 +62,8 @@ engine_recover(struct engine *e, int r, struct attempt *a, const struct entry *k
 		a->resets++;
 		r = tpm_recover(e->tpm, &reset);
 		if (reset)
-			e->tpm_resets++;
+			e->sh->tpm_resets++;
+		e->sh->tpm_ok = r == 0;
 		engine_unload_all(e);
 		/* Only what is safe to send twice is retried (a sign, a
 		 * load); the rest reports the fault it met. */
@@ -84,6 +85,8 @@ engine_new(const struct engine_cfg *cfg, struct engine **ret)
 		return TPMID_E_NOMEM;
 	e->owner = geteuid();
 	e->max_loaded = cfg->max_loaded ? cfg->max_loaded : ENGINE_MAX_LOADED_DEFAULT;
+	if ((r = shared_new(&e->sh)) != 0)
+		goto out;
 	if ((e->tcti = strdup(tpm_tcti_default(cfg->tcti))) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
@@ -97,6 +100,41 @@ engine_new(const struct engine_cfg *cfg, struct engine **ret)
 out:
 	engine_free(e);
 	return r;
+}
+
+int
+engine_new_front(struct engine *back, struct engine **ret)
+{
+	struct engine *e;
+	int r;
+
+	*ret = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return TPMID_E_NOMEM;
+	e->front = 1;
+	e->owner = back->owner;
+	e->max_loaded = back->max_loaded;
+	e->sh = shared_ref(back->sh);
+	e->rescan_seen = e->sh->rescan;
+	if ((e->tcti = strdup(back->tcti)) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	/* Its own handle on the same directory: a store is not shared
+	 * between threads. */
+	if ((r = store_open(store_dir(back->store), 0, &e->store)) != 0)
+		goto out;
+	*ret = e;
+	e = NULL;
+out:
+	engine_free(e);
+	return r;
+}
+
+void
+engine_set_stalled(struct engine *e, int stalled)
+{
+	e->sh->stalled = stalled;
 }
 
 void
@@ -115,6 +153,7 @@ engine_free(struct engine *e)
 	free(e->held_dir);
 	store_free(e->store);
 	free(e->tcti);
+	shared_unref(e->sh);
 	free(e);
 }
 
@@ -122,7 +161,6 @@ int
 engine_status(struct engine *e, struct status_info *ret)
 {
 	struct store_entry *se = NULL;
-	struct entry *en;
 	struct tpm *t;
 	size_t n = 0;
 	unsigned cnt;
@@ -130,39 +168,30 @@ engine_status(struct engine *e, struct status_info *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->tcti, sizeof(ret->tcti), "%s", e->tcti);
-	ret->tpm_ok = engine_tpm(e, &t) == 0 && tpm_transient_count(t, &cnt) == 0;
+	/* The front cannot ask the TPM (a stalled TPM would stall status):
+	 * it reports how the TPM side last found it. */
+	if (e->front)
+		ret->tpm_ok = e->sh->tpm_ok && !e->sh->stalled;
+	else
+		e->sh->tpm_ok = ret->tpm_ok = engine_tpm(e, &t) == 0 &&
+		    tpm_transient_count(t, &cnt) == 0;
 	tpmid_clearerr();
 	if ((r = store_list_names(e->store, &se, &n)) != 0)
 		return r;
 	store_list_free(se, n);
 	ret->identities = (unsigned)n;
-	ret->loaded = e->loaded;
+	ret->loaded = e->sh->loaded;
 	ret->max_loaded = e->max_loaded;
-	for (en = e->entries; en != NULL; en = en->next)
-		ret->unlocked += entry_unlocked(en) ? 1 : 0;
-	ret->signs = e->signs;
-	ret->tpm_resets = e->tpm_resets;
+	(void)pin_expire(e->sh, &ret->unlocked);
+	ret->signs = e->sh->signs;
+	ret->tpm_resets = e->sh->tpm_resets;
 	return 0;
 }
 
 int
 engine_tick(struct engine *e)
 {
-	struct entry *en;
-	time_t now = engine_now();
-	long next = -1;
-
-	for (en = e->entries; en != NULL; en = en->next) {
-		if (en->pin == NULL || en->pin_expiry == 0)
-			continue;
-		if (now >= en->pin_expiry) {
-			entry_drop_pin(en);
-			continue;
-		}
-		if (next < 0 || en->pin_expiry - now < next)
-			next = (long)(en->pin_expiry - now);
-	}
-	return next > INT32_MAX ? INT32_MAX : (int)next;
+	return pin_expire(e->sh, NULL);
 }
 
 void
@@ -172,4 +201,6 @@ engine_rescan(struct engine *e)
 
 	for (en = e->entries; en != NULL; en = en->next)
 		en->stale = 1;
+	/* And the other engine, at its next use. */
+	e->sh->rescan++;
 }

@@ -17,7 +17,13 @@
  * compare per request), so edits by the CLI or by hand are seen at once.
  *
  * PINs: a PIN given to engine_unlock() is held in locked memory (struct
- * secret) until engine_lock(), its timeout, or engine_free(). */
+ * secret) until engine_lock(), its timeout, or engine_free().
+ *
+ * Threads: an engine is used by one thread at a time. The agent runs two:
+ * the engine that owns the TPM in its TPM worker, and a front
+ * (engine_new_front) in its event loop for everything that needs no TPM
+ * (list, info, status, lock...), so a stalled TPM holds up only the
+ * requests that need it. The two share held PINs and counters. */
 #ifndef TPMID_ENGINE_H
 #define TPMID_ENGINE_H
 
@@ -40,8 +46,16 @@ struct engine_cfg {
 struct engine;
 
 int engine_new(const struct engine_cfg *cfg, struct engine **ret);
-/* Flush every key and the SRK, wipe held PINs, close the TPM. */
+/* A second engine on `back`'s store that shares its held PINs and
+ * counters but never opens the TPM: requests that need it fail. Free it
+ * before or after `back`, from its own thread. */
+int engine_new_front(struct engine *back, struct engine **ret);
+/* Flush every key and the SRK, wipe held PINs (when the last engine
+ * sharing them goes), close the TPM. */
 void engine_free(struct engine *e);
+/* The agent found the TPM not answering (1) or answering again (0):
+ * status reports tpm_ok accordingly. */
+void engine_set_stalled(struct engine *e, int stalled);
 
 int engine_list(struct engine *e, struct id_info **ret, size_t *ret_n);
 int engine_info(struct engine *e, const char *name, struct id_info *ret);

@@ -37,7 +37,7 @@ entry_spki(struct entry *en)
 }
 
 int
-entry_info(struct entry *en, struct id_info *ret)
+entry_info(struct engine *e, struct entry *en, struct id_info *ret)
 {
 	const struct identity *id = en->id;
 	int r;
@@ -46,7 +46,7 @@ entry_info(struct entry *en, struct id_info *ret)
 	snprintf(ret->name, sizeof(ret->name), "%s", id->name);
 	ret->alg = id->alg;
 	ret->pin = id->pin;
-	ret->unlocked = entry_unlocked(en);
+	ret->unlocked = entry_unlocked(e, en);
 	ret->handle = id->handle;
 	if ((r = entry_spki(en)) != 0)
 		goto out;
@@ -75,7 +75,7 @@ engine_info(struct engine *e, const char *name, struct id_info *ret)
 	memset(ret, 0, sizeof(*ret));
 	if ((r = entry_get(e, name, &en)) != 0)
 		return r;
-	return entry_info(en, ret);
+	return entry_info(e, en, ret);
 }
 
 /* List through the entry cache: each file is stat()ed and only re-read when
@@ -103,7 +103,7 @@ engine_list(struct engine *e, struct id_info **ret, size_t *ret_n)
 		if (r == TPMID_E_NOENT) /* deleted while we looked */
 			continue;
 		if (r == 0)
-			r = entry_info(en, &a[k]);
+			r = entry_info(e, en, &a[k]);
 		if (r == TPMID_E_NOMEM)
 			goto out;
 		if (r != 0) {

@@ -10,11 +10,15 @@
  *   info.c       info, list, the identity file as text
  *   access.c     who may use an identity
  *   engine.c     lifecycle, recovery from TPM faults, status, housekeeping
- *   cache.c      the identity entries (parsed file, held PIN), the LRU of
- *                loaded keys, and the TPM connection they load into */
+ *   cache.c      the identity entries (parsed file), the LRU of loaded
+ *                keys, and the TPM connection they load into
+ *   shared.c     what the agent's two engines share: held PINs, counters
+ *                (used by all above; uses nobody) */
 #ifndef TPMID_ENGINE_INTERNAL_H
 #define TPMID_ENGINE_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -27,8 +31,10 @@
 /* Bound on flush-and-retry rounds per operation (engine_recover). */
 #define RECOVER_MAX 8
 
+#define ENTRY_FP_LEN 32
+
 /* One identity we have seen: its parsed file (re-read when the file's stamp
- * changes), its loaded key if any, and the PIN held for it. */
+ * changes) and its loaded key if any. */
 struct entry {
 	struct entry *next;
 	char name[TPMID_NAME_MAX + 1];
@@ -39,10 +45,23 @@ struct entry {
 	int transient;           /* key occupies a transient slot (not a
 				  * persistent handle): counts in loaded */
 	uint64_t used;           /* LRU clock value of the last use */
-	struct secret *pin;      /* held PIN (engine_unlock) */
-	time_t pin_expiry;       /* 0: until locked */
+	uint8_t fp[ENTRY_FP_LEN]; /* the key a held PIN is bound to */
 	uint8_t *spki;           /* DER of id->public_key_pem, decoded once */
 	size_t spki_len;
+};
+
+/* Shared by an engine and its front (engine_new_front), which run in two
+ * threads: the held PINs under `mu`, the counters atomic. */
+struct shared {
+	pthread_mutex_t mu;
+	unsigned refs;
+	struct held_pin *pins;
+	atomic_uint loaded;      /* transient keys the TPM side holds */
+	atomic_uint_least64_t signs;
+	atomic_uint_least64_t tpm_resets;
+	atomic_int tpm_ok;       /* the last TPM operation reached the TPM */
+	atomic_int stalled;      /* the agent finds the TPM not answering */
+	atomic_uint rescan;      /* engine_rescan() generation */
 };
 
 struct engine {
@@ -52,10 +71,12 @@ struct engine {
 	uid_t owner;             /* the engine's user: full access (access.c) */
 	char *held_dir;          /* records of held TPM objects (store/held.h), or NULL */
 	unsigned max_loaded;
-	unsigned loaded;
+	unsigned room;           /* keys the TPM has room for (0: not asked
+				  * yet; entry_make_room) */
 	uint64_t clock;
-	uint64_t signs;
-	uint64_t tpm_resets;
+	struct shared *sh;
+	unsigned rescan_seen;    /* sh->rescan as of the last entry_get */
+	int front;               /* never opens the TPM (engine_new_front) */
 	struct entry *entries;
 };
 
@@ -86,18 +107,41 @@ int entry_get(struct engine *e, const char *name, struct entry **ret);
 struct entry *entry_find(struct engine *e, const char *name);
 void entry_remove(struct engine *e, const char *name);
 void entry_free(struct engine *e, struct entry *en);
+/* Before a command that needs an object slot for `en`'s key - loading it,
+ * or any use of a persistent key, which the TPM loads for each command -
+ * unload least recently used keys until the TPM has room (learned from
+ * the TPM when a second key is due: TPM2_PT_HR_TRANSIENT_AVAIL) and, for a
+ * transient key, until max_loaded is kept. Saves the failed command and
+ * the retry TPM_RC_OBJECT_MEMORY would cost. `en` NULL: a persistent object
+ * of no entry. */
+void entry_make_room(struct engine *e, struct entry *en, int transient);
 /* Load the entry's key if it is not loaded (within max_loaded). */
 int entry_load_key(struct engine *e, struct entry *en);
-void entry_drop_pin(struct entry *en);
 /* Whether a PIN is held for the entry and has not expired. */
-int entry_unlocked(const struct entry *en);
-/* Monotonic seconds, for PIN timeouts. */
-time_t engine_now(void);
+int entry_unlocked(struct engine *e, const struct entry *en);
 /* Flush every key we loaded (after a reset: forget them). */
 void engine_unload_all(struct engine *e);
 /* Flush the least recently used transient key other than `keep`: 0, or
  * TPMID_E_NOENT when there is none. */
 int engine_evict_lru(struct engine *e, const struct entry *keep);
+
+/* shared.c */
+int shared_new(struct shared **ret);
+struct shared *shared_ref(struct shared *s);
+void shared_unref(struct shared *s);
+/* Digest of what a PIN is checked against: key blob, handle, auth mode. */
+void entry_fingerprint(const struct identity *id, uint8_t fp[ENTRY_FP_LEN]);
+/* Hold a copy of `pin` for `en`'s key (replacing any). */
+int pin_hold(struct shared *s, const struct entry *en, const struct secret *pin,
+    unsigned timeout_s);
+/* A copy of the PIN held for `en`'s key (free it), or *ret NULL if none. */
+int pin_copy(struct shared *s, const struct entry *en, struct secret **ret);
+int pin_held(struct shared *s, const struct entry *en);
+/* Forget the PIN held for `name`, or all when NULL. */
+void pin_forget(struct shared *s, const char *name);
+/* Drop expired PINs: seconds until the next expiry or -1; `ret_count`
+ * (may be NULL) the PINs still held. */
+int pin_expire(struct shared *s, unsigned *ret_count);
 
 /* sign.c: one signature with `en`'s key, `pin` (NULL: none) as given. */
 int entry_sign(struct engine *e, struct entry *en, const uint8_t *digest, size_t digest_len,
@@ -105,6 +149,6 @@ int entry_sign(struct engine *e, struct entry *en, const uint8_t *digest, size_t
 
 /* info.c */
 int entry_spki(struct entry *en);
-int entry_info(struct entry *en, struct id_info *ret);
+int entry_info(struct engine *e, struct entry *en, struct id_info *ret);
 
 #endif

@@ -128,7 +128,7 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 		struct entry *en;
 
 		if ((r = entry_get(e, name, &en)) == 0)
-			r = entry_info(en, ret);
+			r = entry_info(e, en, ret);
 	}
 out:
 	EVP_PKEY_free(pub);
@@ -311,13 +311,45 @@ out:
 	return r;
 }
 
+/* Evict the persistent key at `handle`. The key may have been evicted
+ * behind our back and the handle reused by another identity or program:
+ * with the key's public area (`kf`) known, an object that is not this
+ * identity's key is left alone. Nothing there: done. */
+static int
+evict_checked(struct engine *e, uint32_t handle, const struct keyfile *kf)
+{
+	struct attempt a = { .no_retry = 1 };
+	struct tpm_key *k = NULL;
+	struct tpm *t;
+	int r;
+
+	if ((r = engine_tpm(e, &t)) != 0)
+		return r;
+	for (;;) {
+		/* Reading a persistent object takes an object slot. */
+		entry_make_room(e, NULL, 0);
+		if (kf != NULL) {
+			r = tpm_load_persistent(t, handle, kf->pub, kf->pub_len, &k);
+			if (r == 0)
+				r = tpm_evict_key(t, k);
+			tpm_key_free(t, k);
+			k = NULL;
+		} else
+			r = tpm_evict(t, handle);
+		if (r == TPMID_E_MISMATCH || r == TPMID_E_NOENT) {
+			tpmid_clearerr();
+			return 0;
+		}
+		if (r == 0 || !engine_recover(e, r, &a, NULL))
+			return r;
+	}
+}
+
 int
 engine_delete(struct engine *e, const char *name)
 {
 	struct entry *en = NULL;
 	struct keyfile *kf = NULL;
-	struct tpm_key *k = NULL;
-	struct tpm *t;
 	uint32_t handle = 0;
 	int r;
 
@@ -336,30 +368,10 @@ engine_delete(struct engine *e, const char *name)
 	}
 	tpmid_clearerr();
 	entry_remove(e, name);
-	if (handle != 0) {
-		if ((r = engine_tpm(e, &t)) != 0)
-			goto out;
-		/* The key may have been evicted behind our back and the handle
-		 * reused by another identity or program: never evict an object
-		 * that is not this identity's key. */
-		if (kf != NULL) {
-			r = tpm_load_persistent(t, handle, kf->pub, kf->pub_len, &k);
-			tpm_key_free(t, k);
-			if (r == TPMID_E_MISMATCH || r == TPMID_E_NOENT) {
-				tpmid_clearerr();
-				handle = 0;
-			} else if (r != 0) {
-				tpmid_err_prefix("checking 0x%08x", handle);
-				goto out;
-			}
-		}
-		if (handle != 0) {
-			r = tpm_evict(t, handle);
-			if (r != 0 && r != TPMID_E_NOENT) {
-				tpmid_err_prefix("evicting 0x%08x", handle);
-				goto out;
-			}
-		}
+	pin_forget(e->sh, name);
+	if (handle != 0 && (r = evict_checked(e, handle, kf)) != 0) {
+		tpmid_err_prefix("evicting 0x%08x", handle);
+		goto out;
 	}
 	r = store_delete(e->store, name);
 out:

@@ -1,6 +1,6 @@
 /* Signing, and the PINs held for it: a PIN given to engine_unlock() is
  * checked by the TPM (one signature) and held in locked memory (struct
- * secret) until engine_lock(), its timeout, or engine_free(). */
+ * secret, shared.c) until engine_lock(), its timeout, or the engine's end. */
 #include "config.h"
 
 #include <string.h>
@@ -13,23 +13,29 @@
 #include "common/err.h"
 #include "common/util.h"
 
-/* The PIN to use for a sign: the caller's, else the held one. */
+/* The PIN to use for a sign: the caller's, else a copy of the held one
+ * (`*ret_held`, freed by the caller: another thread may forget the held
+ * PIN meanwhile). */
 static int
-pick_pin(struct entry *en, const struct secret *pin, const struct secret **ret)
+pick_pin(struct engine *e, struct entry *en, const struct secret *pin,
+    const struct secret **ret, struct secret **ret_held)
 {
+	int r;
+
 	*ret = NULL;
+	*ret_held = NULL;
 	if (!en->id->pin)
 		return 0;
 	if (pin != NULL && pin->len > 0) {
 		*ret = pin;
 		return 0;
 	}
-	if (en->pin != NULL && en->pin_expiry != 0 && engine_now() >= en->pin_expiry)
-		entry_drop_pin(en);
-	if (en->pin == NULL)
+	if ((r = pin_copy(e->sh, en, ret_held)) != 0)
+		return r;
+	if (*ret_held == NULL)
 		return tpmid_seterr(TPMID_E_LOCKED, "identity '%s' needs its PIN: run 'tpmid unlock %s'",
 		    en->name, en->name);
-	*ret = en->pin;
+	*ret = *ret_held;
 	return 0;
 }
 
@@ -43,9 +49,11 @@ entry_sign(struct engine *e, struct entry *en, const uint8_t *digest, size_t dig
 	for (;;) {
 		if ((r = entry_load_key(e, en)) == 0) {
 			en->used = ++e->clock;
+			entry_make_room(e, en, 0);
 			r = tpm_sign(e->tpm, en->key, digest, digest_len, pin, ret_der, ret_len);
 			if (r == 0) {
-				e->signs++;
+				e->sh->signs++;
+				e->sh->tpm_ok = 1;
 				return 0;
 			}
 		}
@@ -59,6 +67,7 @@ engine_sign_digest(struct engine *e, const char *name, const uint8_t *digest,
     size_t digest_len, const struct secret *pin, uint8_t **ret_der, size_t *ret_len)
 {
 	const struct secret *use = NULL;
+	struct secret *held = NULL;
 	const struct curve_info *c;
 	struct entry *en;
 	int r;
@@ -72,15 +81,16 @@ engine_sign_digest(struct engine *e, const char *name, const uint8_t *digest,
 	if (digest_len != c->digest_len)
 		return tpmid_seterr(TPMID_E_INVAL, "identity '%s' (%s) signs %zu-byte digests, "
 		    "got %zu bytes", name, c->nist, c->digest_len, digest_len);
-	if ((r = pick_pin(en, pin, &use)) != 0)
+	if ((r = pick_pin(e, en, pin, &use, &held)) != 0)
 		return r;
 	r = entry_sign(e, en, digest, digest_len, use, ret_der, ret_len);
 	/* A held PIN the TPM rejects (the key's auth was changed behind our
 	 * back) must not be replayed: every later sign would cost another
 	 * dictionary-attack try until lockout. Forget it; the user unlocks
 	 * again. */
-	if (r == TPMID_E_BADPIN && use != NULL && use == en->pin)
-		entry_drop_pin(en);
+	if (r == TPMID_E_BADPIN && held != NULL)
+		pin_forget(e->sh, en->name);
+	secret_free(held);
 	return r;
 }
 
@@ -113,7 +123,6 @@ engine_unlock(struct engine *e, const char *name, const struct secret *pin,
 	uint8_t *der = NULL;
 	size_t der_len = 0;
 	const struct curve_info *c;
-	struct secret *held = NULL;
 	struct entry *en;
 	int r;
 
@@ -132,32 +141,22 @@ engine_unlock(struct engine *e, const char *name, const struct secret *pin,
 	free(der);
 	if (r != 0)
 		return r;
-	if ((held = secret_dup(pin)) == NULL)
-		return TPMID_E_NOMEM;
-	entry_drop_pin(en);
-	en->pin = held;
-	en->pin_expiry = timeout_s ? engine_now() + (time_t)timeout_s : 0;
-	return 0;
+	return pin_hold(e->sh, en, pin, timeout_s);
 }
 
 int
 engine_lock(struct engine *e, const char *name)
 {
-	struct entry *en;
 	struct store_stamp st;
 	int r;
 
 	if (name == NULL) {
-		for (en = e->entries; en != NULL; en = en->next)
-			entry_drop_pin(en);
-		return 0;
-	}
-	if ((en = entry_find(e, name)) != NULL) {
-		entry_drop_pin(en);
+		pin_forget(e->sh, NULL);
 		return 0;
 	}
 	if ((r = engine_check_name(name)) != 0)
 		return r;
+	pin_forget(e->sh, name);
 	if ((r = store_stat(e->store, name, &st)) != 0)
 		return r == TPMID_E_NOENT ?
 		    tpmid_seterr(r, "no identity '%s' in %s", name, store_dir(e->store)) : r;

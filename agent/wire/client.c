@@ -23,10 +23,13 @@
 #include "common/util.h"
 
 /* Send/receive timeouts: a request that is not answered in time is a
- * clear error, never a hang. Key creation may take seconds on a hardware
- * TPM, so those requests get longer. */
+ * clear error, never a hang. The agent answers what needs no TPM at once,
+ * and what does within its --tpm-timeout (at most 25 s; key creation and
+ * import 4x that: agent/daemon/daemon.h), so these only catch a hung
+ * agent. */
 #define CLIENT_TIMEOUT_S 5
-#define CLIENT_SLOW_TIMEOUT_S 60
+#define CLIENT_TPM_TIMEOUT_S 30
+#define CLIENT_SLOW_TIMEOUT_S 120
 
 struct client {
 	int fd;          /* -1 once the connection is unusable */
@@ -325,7 +328,8 @@ client_call(struct client *c, const struct wire_request *q, struct wire_reply *r
 	}
 	if ((r = tbuf_poke_u32(out, 0, (uint32_t)(tbuf_len(out) - 4))) < 0)
 		goto out;
-	set_timeout(c, (d->flags & WIRE_SLOW) ? CLIENT_SLOW_TIMEOUT_S : CLIENT_TIMEOUT_S);
+	set_timeout(c, (d->flags & WIRE_SLOW) ? CLIENT_SLOW_TIMEOUT_S :
+	    (d->flags & WIRE_USES_TPM) ? CLIENT_TPM_TIMEOUT_S : CLIENT_TIMEOUT_S);
 	if ((r = send_all(c, tbuf_ptr(out), tbuf_len(out))) < 0)
 		goto out;
 

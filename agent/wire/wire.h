@@ -80,6 +80,8 @@ enum wire_access {
 
 #define WIRE_SLOW 0x1     /* may take seconds on a hardware TPM: client waits longer */
 #define WIRE_USES_KEY 0x2 /* uses a key: refused while the agent is locked */
+#define WIRE_USES_TPM 0x4 /* talks to the TPM: the agent runs it in its TPM
+			   * worker, bounded by --tpm-timeout */
 
 enum wire_req {
 	WIRE_REQ_NONE = 0,
@@ -94,7 +96,7 @@ struct wire_req_desc {
 	enum wire_field fields[WIRE_FIELDS_MAX];
 	enum wire_reply_kind reply;
 	enum wire_access access;
-	unsigned flags;                        /* WIRE_SLOW, WIRE_USES_KEY */
+	unsigned flags;                        /* WIRE_SLOW, WIRE_USES_KEY, WIRE_USES_TPM */
 };
 
 /* The table entry for `type`; NULL for WIRE_REQ_NONE or out of range. */

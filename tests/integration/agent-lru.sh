@@ -1,12 +1,15 @@
 #!/bin/bash
 # The agent's cache of loaded keys, on swtpm: 3 transient object slots (as
 # many as most hardware TPMs have), one of them the agent's SRK.
-# - Out-of-memory recovery: 100 identities on a TPM with 3 slots, with
-#   --max-loaded 3, so that the TPM runs out of object memory before the
-#   agent's own bound is reached (TPM_RC_OBJECT_MEMORY: the agent flushes its
-#   least recently used key and retries). All sign and verify, in random
-#   order, twice; the TPM did answer TPM_RC_OBJECT_MEMORY, and ends up
-#   holding the SRK and the two keys used last.
+# - The TPM's room: 100 identities on a TPM with 3 slots, with
+#   --max-loaded 3, more than fits. The agent asks the TPM how many slots
+#   are free (TPM2_PT_HR_TRANSIENT_AVAIL) when a second key is to be loaded
+#   and unloads its least recently used key before a load that would not
+#   fit, so the TPM never answers TPM_RC_OBJECT_MEMORY (before, every miss
+#   cost a failed Load). All sign and verify, in random order, twice; the
+#   TPM ends up holding the SRK and the two keys used last. Then with another
+#   program's object in one slot: one key at a time, still no failed Load.
+#   (Recovery from TPM_RC_OBJECT_MEMORY itself: tests/integration/tpm-faults.sh.)
 # - --max-loaded 2 and 1 (SRK + N keys fit): the agent holds at most N keys
 #   and unloads the least recently used one itself, so the TPM never answers
 #   TPM_RC_OBJECT_MEMORY. The keys it holds are identified by their public
@@ -57,13 +60,13 @@ for round in 1 2; do
 		sign_ok "id$i"
 	done
 	oom=$(( $(tpm_rc_count 902) - oom_before ))
-	[ "$oom" -gt 0 ] || fail "round $round: the TPM never ran out of object memory: nothing recovered from"
-	# The TPM's memory, not --max-loaded 3, was the bound: SRK + 2 keys, the
+	[ "$oom" -eq 0 ] || fail "round $round: the TPM answered TPM_RC_OBJECT_MEMORY $oom times: the agent did not learn its room"
+	# The TPM's room, not --max-loaded 3, was the bound: SRK + 2 keys, the
 	# two used last (every earlier one was flushed as least recently used).
 	last=$(echo $order | awk '{ print $(NF - 1), $NF }')
 	set -- $last
 	expect_loaded 2 "id$1 id$2 srk" "round $round" "$T/id$1.pem" "$T/id$2.pem"
-	pass "out-of-memory recovery, round $round: 100 identities signed in random order on 3 slots ($oom times TPM_RC_OBJECT_MEMORY; SRK, id$1, id$2 loaded)"
+	pass "the TPM's room, round $round: 100 identities signed in random order on 3 slots, no failed Load (SRK, id$1, id$2 loaded)"
 done
 
 kill -0 "$AGENT_PID" || fail "agent died"
@@ -73,6 +76,21 @@ log "agent RSS with 100 identities after 200 signs: ${rss:-unknown}"
 stop_agent
 check_no_transient
 pass "clean stop"
+
+# Another program holds a slot: the agent's room is SRK + 1 key.
+tpm2_createprimary -C o -c "$T/foreign.ctx" >/dev/null 2>"$T/err" || fail "tpm2_createprimary: $(cat "$T/err")"
+foreign=$(transient_handles)
+oom_before=$(tpm_rc_count 902)
+start_agent --max-loaded 3
+for i in 1 2 3 1 2 3; do sign_ok "id$i"; done
+[ "$(tpm_rc_count 902)" -eq "$oom_before" ] ||
+	fail "with a foreign object: the TPM answered TPM_RC_OBJECT_MEMORY"
+[ "$(agent_status "loaded keys")" -eq 1 ] || fail "with a foreign object: the agent holds more than 1 key"
+stop_agent
+[ "$(transient_handles)" = "$foreign" ] || fail "the foreign object was touched: $(transient_handles | tr '\n' ' ')"
+tpm2_flushcontext "$foreign"
+check_no_transient
+pass "with another program's object loaded: one key at a time, no failed Load, the object left alone"
 
 # --max-loaded 2: SRK + 2 keys fit in the 3 slots, so the agent's own bound
 # is what unloads keys, least recently used first.

@@ -1,0 +1,59 @@
+/* The agent's TPM worker: one thread that runs, one at a time, the
+ * requests that need the TPM (dispatch_needs_tpm), with the engine that
+ * owns it. A TPM that stops answering (a hung bus, a SIGSTOPped swtpm)
+ * blocks this thread inside a TCTI read that nothing can interrupt; the
+ * event loop keeps serving everything else, answers the stuck request when
+ * its deadline passes (job_fail) and takes the result, if it ever comes,
+ * as the sign that the TPM is back. */
+#ifndef TPMID_DAEMON_WORKER_H
+#define TPMID_DAEMON_WORKER_H
+
+#include <time.h>
+
+#include "agent/daemon/dispatch.h"
+#include "common/buf.h"
+
+/* One request for the worker. The loop owns it except between
+ * worker_submit() and its return by worker_done(); while the worker has it,
+ * the worker touches only `req`, `reply` and `rc`. */
+struct job {
+	struct job *next;
+	void *conn;              /* the loop's connection (loop only) */
+	struct peer peer;
+	struct tbuf *req;        /* frame body, secret (PINs, imported keys) */
+	struct tbuf *reply;      /* reply body, filled by the worker */
+	int rc;                  /* dispatch_frame()'s result */
+	/* The loop's alone: */
+	int tpmid;               /* a tpmid request (else ssh-agent's) */
+	struct timespec submitted;
+	struct timespec deadline;
+	int abandoned;           /* answered already: discard the result */
+};
+
+/* A job for `peer` carrying a copy of frame body `msg`. */
+int job_new(const struct peer *peer, const uint8_t *msg, size_t len, struct job **ret);
+/* Wipe and free (NULL is fine). */
+void job_free(struct job *j);
+
+struct worker;
+
+/* Start the thread; it dispatches with `d` (its own context), after
+ * running `first(d)` if not NULL (the agent's TPM check at start-up, which
+ * must not hold up the loop either). */
+int worker_start(struct dispatch_ctx *d, void (*first)(struct dispatch_ctx *),
+    struct worker **ret);
+/* Readable when worker_done() has something (an eventfd). */
+int worker_fd(const struct worker *w);
+void worker_submit(struct worker *w, struct job *j);
+/* A finished job, or NULL when none is left. */
+struct job *worker_done(struct worker *w);
+/* Take back a job that has not started: 1 (the caller owns it again), or
+ * 0 when the worker is running it or has finished it. */
+int worker_cancel(struct worker *w, struct job *j);
+/* Stop the thread once it is idle, waiting at most `wait_ms`: 0 when it
+ * ended (the worker is freed, and queued jobs with it), TPMID_E_TIMEOUT
+ * when it is still inside a TPM call (then nothing is freed: the process
+ * must exit without touching the worker's engine). */
+int worker_stop(struct worker *w, unsigned wait_ms);
+
+#endif
