@@ -13,6 +13,7 @@
 # documented ones (T, SWTPM_*, AGENT_PID, the *_TCTI exports).
 #
 # Provided: $T (temp dir), start_swtpm, stop_swtpm, restart_swtpm,
+# start_tabrmd, start_tpmproxy, proxy_ctl,
 # start_agent, stop_agent, agent_status, check_no_transient,
 # transient_handles, transient_count, transient_objects, tpm_object_attrs,
 # tpm_object_pem, same_pubkey, set_da_params, pass, fail, expect_status,
@@ -191,6 +192,11 @@ start_swtpm() {
 		if _swtpm_launch; then
 			export TPMID_TCTI="swtpm:host=127.0.0.1,port=$SWTPM_PORT"
 			export TPM2TOOLS_TCTI="$TPMID_TCTI" TPM2OPENSSL_TCTI="$TPMID_TCTI"
+			# tests/integration/rm-tabrmd.sh runs tests through a
+			# resource manager.
+			if [ "${TPMID_TEST_RM:-}" = tabrmd ]; then
+				start_tabrmd
+			fi
 			return 0
 		fi
 	done
@@ -236,6 +242,40 @@ restart_swtpm() {
 		sleep 0.25
 	done
 	fail "swtpm did not restart on port $SWTPM_PORT"
+}
+
+# start_tabrmd: put tpm2-abrmd between this test's programs and its swtpm
+# (start_swtpm first), on a private D-Bus session bus. Like the kernel's
+# /dev/tpmrm0 it swaps every client's objects out between commands and
+# flushes a client's objects when it disconnects. TPMID_TCTI then names
+# it; tpm2-tools (TPM2TOOLS_TCTI, the harness's checks) still talk to swtpm
+# directly. Sets TABRMD_PID.
+start_tabrmd() {
+	local name="com.intel.tss2.Tabrmd.t$$_$RANDOM" tcti bus=$T/bus
+	need tpm2-abrmd dbus-daemon
+	# One bus per test; a second TPM gets a second name on it.
+	if [ ! -S "$bus" ]; then
+		dbus-daemon --session --nofork --nopidfile --address="unix:path=$bus" \
+			>>"$T/dbus.log" 2>&1 &
+		_track $!
+		for _ in $(seq 100); do [ -S "$bus" ] && break; sleep 0.05; done
+		[ -S "$bus" ] || fail "dbus-daemon did not start: $(tail -n 5 "$T/dbus.log")"
+	fi
+	export DBUS_SESSION_BUS_ADDRESS="unix:path=$bus"
+	tpm2-abrmd --session --allow-root --dbus-name="$name" \
+		--tcti="swtpm:host=127.0.0.1,port=$SWTPM_PORT" >>"$T/tabrmd.log" 2>&1 &
+	TABRMD_PID=$!
+	_track "$TABRMD_PID"
+	tcti="tabrmd:bus_name=$name,bus_type=session"
+	for _ in $(seq 100); do
+		if TPM2TOOLS_TCTI="$tcti" tpm2_getcap properties-fixed >/dev/null 2>&1; then
+			export TPMID_TCTI="$tcti"
+			return 0
+		fi
+		kill -0 "$TABRMD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "tpm2-abrmd did not start: $(tail -n 5 "$T/tabrmd.log")"
 }
 
 # start_tpmproxy: put tests/tpmproxy between this test's programs and its
