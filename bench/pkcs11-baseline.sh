@@ -10,6 +10,10 @@
 #                                              -> setup_ms=… per_sign_ms=… signs_per_s=…
 #   pkcs11-baseline.sh teardown DIR            stops what setup started, by PID
 #
+# With P11_TPMPROXY=PATH (tests/tpmproxy), tpm2-abrmd reaches the swtpm through that proxy,
+# so a caller can count the commands and model a hardware TPM's latency (its control port is
+# P11_PROXY_CONTROL in DIR/env).
+#
 # DIR is a temp dir owned by the caller. Everything listens on 127.0.0.1 or on a unix socket
 # inside DIR. Needs: swtpm, tpm2-abrmd, libtss2-tcti-tabrmd0 (the client side of abrmd; not
 # pulled in by tpm2-abrmd), libtss2-tcti-swtpm0, tpm2-tools, libtpm2-pkcs11-1,
@@ -69,6 +73,7 @@ teardown() {
     # reverse start order: abrmd holds the swtpm connection and a name on the bus
     stop_pid "$1" abrmd tpm2-abrmd
     stop_pid "$1" dbus dbus-daemon
+    stop_pid "$1" proxy python3
     stop_pid "$1" swtpm swtpm
 }
 
@@ -124,10 +129,31 @@ EOF
     [[ -n $bus && -s $dir/dbus.pid ]] || die "dbus-daemon did not start"
     export DBUS_SESSION_BUS_ADDRESS=$bus
 
+    # 2b. Optionally the TPM proxy in between (P11_TPMPROXY): listens on Q, Q+1, control Q+2.
+    local tpmport=$port proxyctl=""
+    if [[ -n ${P11_TPMPROXY:-} ]]; then
+        local q
+        for i in 1 2 3 4 5; do
+            q=$(free_port_pair)
+            (exec 9<>"/dev/tcp/127.0.0.1/$((q + 2))") 2>/dev/null && continue
+            python3 "$P11_TPMPROXY" --listen "$q" --tpm "$port" --control $((q + 2)) \
+                --log "$dir/tpmproxy.log" >"$dir/tpmproxy.err" 2>&1 &
+            echo $! >"$dir/proxy.pid"
+            for _ in $(seq 50); do
+                (exec 9<>"/dev/tcp/127.0.0.1/$((q + 2))") 2>/dev/null && break 2
+                kill -0 "$(<"$dir/proxy.pid")" 2>/dev/null || break
+                sleep 0.1
+            done
+            stop_pid "$dir" proxy python3
+        done
+        [[ -s $dir/proxy.pid ]] || die "tpmproxy did not start: $(cat "$dir/tpmproxy.err")"
+        tpmport=$q proxyctl=$((q + 2))
+    fi
+
     # 3. tpm2-abrmd on that bus, talking to our swtpm. --allow-root: it refuses root otherwise.
     local root=(); [[ $EUID -ne 0 ]] || root=(--allow-root)
     tpm2-abrmd --session "${root[@]}" --flush-all --logger=stdout \
-        --tcti="swtpm:host=127.0.0.1,port=$port" >"$dir/abrmd.log" 2>&1 &
+        --tcti="swtpm:host=127.0.0.1,port=$tpmport" >"$dir/abrmd.log" 2>&1 &
     echo $! >"$dir/abrmd.pid"
 
     # Clients reach abrmd through the "tabrmd" TCTI (libtss2-tcti-tabrmd0). Without the
@@ -167,6 +193,8 @@ EOF
         printf 'export P11_MODULE=%q P11_PIN=%q P11_SWTPM_PORT=%q\n' "$MODULE" "$PIN" "$port"
         printf 'P11_SWTPM_PID=%q P11_DBUS_PID=%q P11_ABRMD_PID=%q\n' \
             "$(<"$dir/swtpm.pid")" "$(<"$dir/dbus.pid")" "$(<"$dir/abrmd.pid")"
+        printf 'P11_PROXY_CONTROL=%q P11_PROXY_PID=%q\n' "$proxyctl" \
+            "$(cat "$dir/proxy.pid" 2>/dev/null || true)"
     } >"$dir/env"
 }
 

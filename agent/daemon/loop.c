@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,6 +90,16 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* The loop answers (or drops) a job the worker has: 1 if the worker had
+ * not answered it, and now will not; 0 if it had sent the reply itself. */
+static int
+job_take(struct job *j)
+{
+	int want = JOB_PENDING;
+
+	return atomic_compare_exchange_strong(&j->state, &want, JOB_TAKEN);
+}
+
 static void
 conn_close(struct agent *a, size_t i, const char *why)
 {
@@ -100,8 +111,10 @@ conn_close(struct agent *a, size_t i, const char *why)
 	if (c->job != NULL) {
 		if (worker_cancel(a->worker, c->job))
 			job_free(c->job);
-		else
+		else {
+			(void)job_take(c->job);
 			c->job->abandoned = 1;
+		}
 		c->job = NULL;
 	}
 	log_debug("closing connection from uid %u pid %ld: %s", (unsigned)c->peer.uid,
@@ -346,6 +359,9 @@ conn_process(struct agent *a, struct conn *c)
 		    a->scratch);
 	} else if ((r = job_new(&c->peer, body, len, &j)) == 0) {
 		j->conn = c;
+		/* Nothing queued before it: the worker may answer directly. */
+		if (tbuf_len(c->out) == 0)
+			j->fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
 		j->tpmid = dispatch_is_tpmid(body, len);
 		j->submitted = j->deadline = daemon_now();
 		j->deadline.tv_sec += tpm_timeout_s(a, flags);
@@ -369,6 +385,22 @@ conn_process(struct agent *a, struct conn *c)
 			return TPMID_E_NOMEM;
 	}
 	return 0;
+}
+
+/* What of the job's reply the worker did not send itself (all of it, if
+ * it sent nothing), queued and sent. c->out was empty when the worker was
+ * let answer, and nothing was added since. */
+static int
+conn_reply_rest(struct conn *c, struct job *j)
+{
+	int r;
+
+	if (atomic_load(&j->state) != JOB_SENT)
+		return conn_reply(c, j->reply);
+	if ((r = wire_frame_put(c->out, tbuf_ptr(j->reply), tbuf_len(j->reply))) < 0)
+		return r;
+	(void)tbuf_consume(c->out, j->sent);
+	return conn_write(c);
 }
 
 static size_t
@@ -404,7 +436,7 @@ take_done(struct agent *a)
 		c->job = NULL;
 		c->last = daemon_now();
 		k = conn_index(a, c);
-		if (j->rc < 0 || conn_reply(c, j->reply) < 0)
+		if (j->rc < 0 || conn_reply_rest(c, j) < 0)
 			conn_close(a, k, "malformed request or write error");
 		job_free(j);
 	}
@@ -441,6 +473,11 @@ check_deadlines(struct agent *a, struct timespec t)
 			r = conn_fail_tpm(a, c, j->tpmid, why);
 			job_free(j);
 		} else if (ms_between(j->deadline, t) >= 0) {
+			if (!job_take(j)) {
+				/* The worker answered just now: not a stall. */
+				i++;
+				continue;
+			}
 			if (!a->stalled) {
 				a->stalled = 1;
 				a->stall_since = j->submitted;

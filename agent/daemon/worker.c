@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent/daemon/worker.h"
@@ -37,6 +39,8 @@ job_new(const struct peer *peer, const uint8_t *msg, size_t len, struct job **re
 	*ret = NULL;
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return TPMID_E_NOMEM;
+	j->fd = -1;
+	atomic_init(&j->state, JOB_PENDING);
 	j->peer = *peer;
 	if ((j->req = tbuf_new(WIRE_REQUEST_MAX)) == NULL ||
 	    (j->reply = tbuf_new(WIRE_REPLY_MAX)) == NULL) {
@@ -57,9 +61,44 @@ job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
+	if (j->fd >= 0)
+		close(j->fd);
 	tbuf_free(j->req);
 	tbuf_free(j->reply);
 	free(j);
+}
+
+/* Send the framed reply on the job's own descriptor, as much as the
+ * socket takes now (the loop queues the rest), unless the loop has
+ * answered it already. */
+static void
+send_reply(struct job *j)
+{
+	uint8_t len[4];
+	struct iovec iov[2];
+	struct msghdr mh;
+	ssize_t n;
+	int want = JOB_PENDING;
+	size_t body = tbuf_len(j->reply);
+
+	if (j->fd < 0 || j->rc < 0 || body == 0 ||
+	    !atomic_compare_exchange_strong(&j->state, &want, JOB_SENT))
+		return;
+	len[0] = (uint8_t)(body >> 24);
+	len[1] = (uint8_t)(body >> 16);
+	len[2] = (uint8_t)(body >> 8);
+	len[3] = (uint8_t)body;
+	iov[0].iov_base = len;
+	iov[0].iov_len = sizeof(len);
+	iov[1].iov_base = (void *)(uintptr_t)tbuf_ptr(j->reply);
+	iov[1].iov_len = body;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	do
+		n = sendmsg(j->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	j->sent = n > 0 ? (size_t)n : 0;
 }
 
 static void *
@@ -88,6 +127,7 @@ worker_main(void *arg)
 		    j->reply);
 		/* The request may have held a PIN or a key: wipe it now. */
 		tbuf_reset(j->req);
+		send_reply(j);
 
 		pthread_mutex_lock(&w->mu);
 		j->next = w->done;
@@ -161,10 +201,12 @@ worker_done(struct worker *w)
 {
 	struct job *j;
 	uint64_t v;
+	ssize_t n;
 
 	/* Clear the count first: a job finished after it is seen below or
-	 * wakes the next poll(). */
-	(void)read(w->efd, &v, sizeof(v));
+	 * wakes the next poll(). Nothing to clear is EAGAIN: fine. */
+	n = read(w->efd, &v, sizeof(v));
+	(void)n;
 	pthread_mutex_lock(&w->mu);
 	if ((j = w->done) != NULL) {
 		w->done = j->next;

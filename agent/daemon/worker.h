@@ -8,14 +8,27 @@
 #ifndef TPMID_DAEMON_WORKER_H
 #define TPMID_DAEMON_WORKER_H
 
+#include <stdatomic.h>
 #include <time.h>
 
 #include "agent/daemon/dispatch.h"
 #include "common/buf.h"
 
+enum job_state {
+	JOB_PENDING,             /* queued or running */
+	JOB_SENT,                /* the worker sent (some of) the reply itself */
+	JOB_TAKEN,               /* the loop answered it: the worker must not */
+};
+
 /* One request for the worker. The loop owns it except between
  * worker_submit() and its return by worker_done(); while the worker has it,
- * the worker touches only `req`, `reply` and `rc`. */
+ * the worker touches only `req`, `reply`, `rc`, `sent` and `state`.
+ *
+ * The worker sends the reply itself when the connection had nothing else
+ * queued (`fd` >= 0, a dup of the connection's, so a connection the loop
+ * closes meanwhile can never be confused with a new one on the same
+ * number): the client hears back one thread hand-over sooner. Whoever
+ * moves `state` from JOB_PENDING first answers. */
 struct job {
 	struct job *next;
 	void *conn;              /* the loop's connection (loop only) */
@@ -23,6 +36,9 @@ struct job {
 	struct tbuf *req;        /* frame body, secret (PINs, imported keys) */
 	struct tbuf *reply;      /* reply body, filled by the worker */
 	int rc;                  /* dispatch_frame()'s result */
+	int fd;                  /* for the worker's own send, or -1 */
+	size_t sent;             /* bytes of the framed reply the worker sent */
+	atomic_int state;        /* enum job_state */
 	/* The loop's alone: */
 	int tpmid;               /* a tpmid request (else ssh-agent's) */
 	struct timespec submitted;
