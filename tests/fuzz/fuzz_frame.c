@@ -74,6 +74,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dispatch_ctx d;
+	struct agent_lock lock;
 	struct peer peer;
 	struct tbuf *in, *reply;
 	const uint8_t *body;
@@ -89,6 +90,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 
 	memset(&d, 0, sizeof(d));
+	memset(&lock, 0, sizeof(lock));
+	d.lock = &lock;
 	d.engine = engine;
 	d.agent_uid = getuid();
 	peer.uid = (sel & 1) ? 65534 : getuid();
@@ -126,6 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 done:
 	tbuf_free(in);
 	tbuf_free(reply);
-	secret_free(d.lock_pass);
+	secret_free(lock.pass);
+	dispatch_ctx_clear(&d);
 	return 0;
 }

@@ -120,12 +120,15 @@ self_check(void)
 {
 	static const uint8_t req[] = { SSH_AGENTC_REQUEST_IDENTITIES };
 	struct dispatch_ctx d;
+	struct agent_lock lock;
 	struct peer peer = { getuid(), getgid(), 1 };
 	struct tbuf *reply = tbuf_new(WIRE_REPLY_MAX);
 	uint8_t type = 0;
 	uint32_t n = 0;
 
 	memset(&d, 0, sizeof(d));
+	memset(&lock, 0, sizeof(lock));
+	d.lock = &lock;
 	d.engine = engine;
 	d.agent_uid = getuid();
 	if (reply == NULL || dispatch_frame(&d, &peer, req, sizeof(req), reply) < 0 ||
@@ -136,6 +139,7 @@ self_check(void)
 		abort();
 	}
 	tbuf_free(reply);
+	dispatch_ctx_clear(&d);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -174,6 +178,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dispatch_ctx d;
+	struct agent_lock lock;
 	struct peer peer;
 	struct tbuf in, *reply;
 	uint32_t len;
@@ -186,6 +191,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tbuf_init_view(&in, data + 1, size - 1);
 
 	memset(&d, 0, sizeof(d));
+	memset(&lock, 0, sizeof(lock));
+	d.lock = &lock;
 	d.engine = engine;
 	d.agent_uid = getuid();
 	peer.uid = (sel & 1) ? 65534 : getuid();
@@ -223,6 +230,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	tbuf_free(reply);
-	secret_free(d.lock_pass);
+	secret_free(lock.pass);
+	dispatch_ctx_clear(&d);
 	return 0;
 }
