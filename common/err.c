@@ -39,6 +39,7 @@ tpmid_strerror(int err)
 	case TPMID_E_CANCELLED: return "cancelled";
 	case TPMID_E_BUSY: return "resource busy";
 	case TPMID_E_TIMEOUT: return "the TPM is not answering";
+	case TPMID_E_SRK: return "the TPM's storage root key is not the one recorded";
 	default: return "unknown error";
 	}
 }

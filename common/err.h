@@ -38,7 +38,8 @@ enum {
 	TPMID_E_CANCELLED = -24,   /* the user cancelled (empty prompt, EOF) */
 	TPMID_E_BUSY = -25,        /* resource busy (lock held, agent running) */
 	TPMID_E_TIMEOUT = -26,     /* the TPM did not answer in time (stalled) */
-	TPMID_E__LAST = -27,
+	TPMID_E_SRK = -27,         /* the TPM's SRK is not the one recorded */
+	TPMID_E__LAST = -28,
 };
 
 /* Fixed text for an error code; never NULL. */

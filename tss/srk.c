@@ -4,9 +4,18 @@
  * the owner hierarchy, created once per struct tpm and kept loaded. A
  * persisted copy at 0x81000001 saves the CreatePrimary, but only when it is
  * provably the same key: its name must equal the H-2 name recorded earlier
- * and its public area must hash to that name (tss_srk_trust()). */
+ * and its public area must hash to that name (tss_srk_trust()).
+ *
+ * Every session that carries a secret (a new key's PIN, an imported key,
+ * a PIN sign) is salted to the SRK's public key, which comes from the
+ * TPM's answer on a bus an attacker may sit on. So once a name is recorded
+ * (trust on first use, or pinned with `tpmid srk --expect`), a
+ * CreatePrimary whose answer names another key is refused before any such
+ * session exists: an interposer's own key, or a TPM whose owner seed
+ * changed (cleared), which the user must acknowledge (tpm_srk_hint()). */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <tss2/tss2_esys.h>
@@ -65,6 +74,25 @@ tss_srk_trust(const TPM2B_PUBLIC *pub, const TPM2B_NAME *name, const uint8_t *re
 		return tpmid_seterr(TPMID_E_TPM, "persistent SRK 0x81000001: the public area the TPM "
 		    "returned does not match its name (TPM replies altered on the way?)");
 	return 0;
+}
+
+/* The primary the TPM answered with is not the recorded one. */
+static int
+srk_mismatch(const TPM2B_NAME *got, const uint8_t *want, size_t want_len)
+{
+	char *g = hex_encode(got->name, got->size), *w = hex_encode(want, want_len);
+	int r;
+
+	r = tpmid_seterr(TPMID_E_SRK, "the TPM answered with a storage root key (name %s) "
+	    "that is not the one recorded for this store (%s); nothing secret was sent. "
+	    "Either something between tpmid and the TPM is altering its answers (an "
+	    "interposer on the bus, a tampered TCTI), or the TPM was cleared, which "
+	    "destroys every key made before: then remove the record (.srk-name in the "
+	    "store) and the identities, and run 'tpmid srk' to trust the new one",
+	    g != NULL ? g : "?", w != NULL ? w : "?");
+	free(g);
+	free(w);
+	return r;
 }
 
 /* Use the persisted SRK copy only when tss_srk_trust() says so. */
@@ -158,6 +186,12 @@ tss_srk_ensure(struct tpm *t)
 	}
 	if ((r = tss_tr_name(t, tr, &name)) < 0)
 		goto out;
+	/* ESAPI has checked that the public area hashes to this name. */
+	if (t->hint_len > 0 &&
+	    timingsafe_memeq(name.name, name.size, t->hint, t->hint_len) != 0) {
+		r = srk_mismatch(&name, t->hint, t->hint_len);
+		goto out;
+	}
 	t->srk = tr;
 	tr = ESYS_TR_NONE;
 	t->srk_name = name;

@@ -129,14 +129,17 @@ const char *tpm_tcti(const struct tpm *t);
  * of 0x81000001, tpm_close()); otherwise *ret is NULL and:
  * TPMID_E_TPM_RESET when not connected, TPMID_E_PERM when the owner
  * hierarchy has a password, TPMID_E_TPM when the persisted copy's public
- * area does not hash to its name, or another TPM error. */
+ * area does not hash to its name, TPMID_E_SRK when the primary the TPM
+ * created is not the one tpm_srk_hint() named, or another TPM error. */
 int tpm_srk_name(struct tpm *t, const uint8_t **ret, size_t *ret_len);
-/* Record the SRK name known from before (the store's .srk-name). The next
- * time the SRK is loaded, the persisted copy at 0x81000001 is used instead
- * of TPM2_CreatePrimary only when its name equals this one and its public
- * area hashes to it; otherwise the primary is created as usual. NULL, empty
- * or longer than TPM_NAME_MAX clears the hint. An SRK already loaded is
- * kept. */
+/* Record the SRK name known from before (the store's .srk-name, or one the
+ * user pinned). The next time the SRK is loaded, the persisted copy at
+ * 0x81000001 is used instead of TPM2_CreatePrimary only when its name
+ * equals this one and its public area hashes to it; and a primary that
+ * TPM2_CreatePrimary answers with another name is refused (TPMID_E_SRK)
+ * before any session is salted to it. NULL, empty or longer than
+ * TPM_NAME_MAX clears the hint (trust on first use). An SRK already loaded
+ * is kept. */
 void tpm_srk_hint(struct tpm *t, const uint8_t *name, size_t len);
 /* Make the SRK persistent at 0x81000001 (for fast starts) and use that copy
  * from now on. 0 when done, or when 0x81000001 already holds a copy with

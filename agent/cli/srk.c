@@ -1,4 +1,5 @@
-/* tpmid srk [--persist]: show the storage root key, or persist it.
+/* tpmid srk [--persist] [--expect NAME]: show the storage root key, pin
+ * it, or persist it.
  *
  * The SRK is the H-2 primary (DESIGN.md); creating it costs a
  * CreatePrimary on every agent start. A copy persisted at 0x81000001 makes
@@ -17,15 +18,23 @@
 #include "common/err.h"
 
 static const char usage[] =
-    "usage: tpmid srk [--persist]\n"
+    "usage: tpmid srk [--persist] [--expect NAME]\n"
     "\n"
     "Print the name of the TPM's storage root key (the H-2 ECC P-256 primary\n"
-    "every tpmid key lives under) and record it in the store.\n"
+    "every tpmid key lives under) and record it in the store. PINs and\n"
+    "imported keys travel to the TPM encrypted to this key; once its name is\n"
+    "recorded, a TPM that answers with another one (an interposer on the bus,\n"
+    "or a cleared TPM) is refused before anything secret is sent. The first\n"
+    "use records whatever the TPM answers (trust on first use) unless the\n"
+    "name is pinned with --expect.\n"
     "\n"
-    "  --persist  also make the SRK persistent at 0x81000001, so the agent does\n"
-    "             not re-create it at every start (fails if another object\n"
-    "             occupies 0x81000001; a matching copy is left as it is)\n"
-    "  --help     show this help\n"
+    "  --expect NAME  the name the SRK must have (hex, as printed here, e.g.\n"
+    "                 taken on a trusted setup): refuse otherwise, and record\n"
+    "                 it for a store that has none recorded yet\n"
+    "  --persist      also make the SRK persistent at 0x81000001, so the agent\n"
+    "                 does not re-create it at every start (fails if another\n"
+    "                 object occupies 0x81000001; a matching copy is left)\n"
+    "  --help         show this help\n"
     "\n"
     "Opens the TPM directly (--tcti / TPMID_TCTI), not through the agent.\n";
 
@@ -34,18 +43,23 @@ cmd_srk(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "persist", no_argument, NULL, 'p' },
+		{ "expect", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct engine_cfg cfg = { 0 };
 	struct engine *e = NULL;
 	char *name = NULL;
+	const char *expect = NULL;
 	int c, r, persist = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			persist = 1;
+			break;
+		case 'e':
+			expect = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -61,7 +75,7 @@ cmd_srk(int argc, char **argv)
 	cfg.lazy_tpm = 1;
 	if ((r = engine_new(&cfg, &e)) != 0)
 		return cli_fail(r, "srk");
-	if ((r = engine_srk(e, persist, &name)) != 0) {
+	if ((r = engine_srk(e, persist, expect, &name)) != 0) {
 		r = cli_fail(r, persist ? "srk --persist" : "srk");
 		goto out;
 	}

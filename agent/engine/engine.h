@@ -102,11 +102,13 @@ int engine_set_ssh_cert(struct engine *e, const char *name, const char *line);
 
 int engine_status(struct engine *e, struct status_info *ret);
 
-/* The SRK's name (hex, fresh string), loading it if needed. With `persist`,
- * first make the H-2 SRK persistent at 0x81000001 (TPMID_E_HANDLE if
- * another object is there) so later starts skip CreatePrimary; the name is
- * remembered in the store so only a matching persisted copy is used. */
-int engine_srk(struct engine *e, int persist, char **ret_name_hex);
+/* The SRK's name (hex, fresh string), loading it if needed, and recorded
+ * in the store: from then on a TPM that answers with another SRK is refused
+ * (TPMID_E_SRK). `expect_hex` (NULL: trust on first use) pins the name the
+ * SRK must have, for a store that has none recorded. With `persist`, also
+ * make the H-2 SRK persistent at 0x81000001 (TPMID_E_HANDLE if another
+ * object is there) so later starts skip CreatePrimary. */
+int engine_srk(struct engine *e, int persist, const char *expect_hex, char **ret_name_hex);
 
 /* Access control: 0 if a peer with uid/gid may use identity `name` (the
  * engine's own uid, root, or listed in allowed_uids/allowed_gids),

@@ -380,21 +380,43 @@ out:
 }
 
 int
-engine_srk(struct engine *e, int persist, char **ret_name_hex)
+engine_srk(struct engine *e, int persist, const char *expect_hex, char **ret_name_hex)
 {
 	const uint8_t *name;
+	uint8_t *want = NULL, *recorded = NULL;
+	size_t len, want_len = 0, recorded_len = 0;
 	struct tpm *t;
-	size_t len;
 	int r;
 
 	*ret_name_hex = NULL;
+	if (expect_hex != NULL) {
+		if (hex_decode(expect_hex, &want, &want_len) != 0 || want_len < 2 ||
+		    want_len > 2 + 64)
+			return tpmid_seterr(TPMID_E_INVAL, "--expect: '%s' is not an SRK name "
+			    "(hex, as 'tpmid srk' prints it)", expect_hex);
+		/* Pinning is for a store that trusts nothing yet, or the
+		 * same name: never a silent switch to another key. */
+		if (store_srk_name_get(e->store, &recorded, &recorded_len) == 0 &&
+		    recorded_len > 0 &&
+		    timingsafe_memeq(recorded, recorded_len, want, want_len) != 0) {
+			r = tpmid_seterr(TPMID_E_SRK, "this store already trusts another storage "
+			    "root key; remove %s/.srk-name first if the TPM was cleared",
+			    store_dir(e->store));
+			goto out;
+		}
+	}
 	if ((r = engine_tpm(e, &t)) != 0)
-		return r;
-	if (persist && (r = tpm_srk_persist(t)) != 0)
-		return r;
+		goto out;
+	if (want != NULL)
+		tpm_srk_hint(t, want, want_len);
 	if ((r = engine_srk_name(e, &name, &len)) != 0)
-		return r;
+		goto out;
+	if (persist && (r = tpm_srk_persist(t)) != 0)
+		goto out;
 	if ((*ret_name_hex = hex_encode(name, len)) == NULL)
-		return TPMID_E_NOMEM;
-	return 0;
+		r = TPMID_E_NOMEM;
+out:
+	free(want);
+	free(recorded);
+	return r;
 }
