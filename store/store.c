@@ -11,7 +11,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -25,6 +27,7 @@
 
 #define STORE_SUFFIX ".json"
 #define STORE_LOCK ".lock"
+#define STORE_TOMBSTONE ".deleting."
 #define STORE_SRK_NAME ".srk-name"
 /* A TPM name is at most 2 + 64 bytes; anything much longer is not ours. */
 #define SRK_NAME_FILE_MAX 1024
@@ -235,13 +238,14 @@ store_stamp_eq(const struct store_stamp *a, const struct store_stamp *b)
 	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-int
-store_load(struct store *s, const char *name, struct identity **ret,
+/* Read and parse the identity `name` from `path` (its file, or its
+ * tombstone). */
+static int
+load_path(struct store *s, const char *path, const char *name, struct identity **ret,
     struct store_stamp *ret_stamp)
 {
 	struct identity *id = NULL;
 	struct stat st;
-	char *path = NULL;
 	uint8_t *data = NULL;
 	size_t len = 0;
 	int fd = -1, r;
@@ -249,10 +253,6 @@ store_load(struct store *s, const char *name, struct identity **ret,
 	*ret = NULL;
 	if (ret_stamp != NULL)
 		memset(ret_stamp, 0, sizeof(*ret_stamp));
-	if ((r = check_name(name)) < 0)
-		return r;
-	if ((path = store_path(s, name)) == NULL)
-		return TPMID_E_NOMEM;
 	/* O_NOFOLLOW: a symlink planted in the store must not redirect us to
 	 * some other file. */
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
@@ -299,6 +299,24 @@ out:
 		close(fd);
 	identity_free(id);
 	free(data);
+	return r;
+}
+
+int
+store_load(struct store *s, const char *name, struct identity **ret,
+    struct store_stamp *ret_stamp)
+{
+	char *path;
+	int r;
+
+	*ret = NULL;
+	if (ret_stamp != NULL)
+		memset(ret_stamp, 0, sizeof(*ret_stamp));
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL)
+		return TPMID_E_NOMEM;
+	r = load_path(s, path, name, ret, ret_stamp);
 	free(path);
 	return r;
 }
@@ -339,6 +357,43 @@ store_dir_stamp(struct store *s, struct store_stamp *ret)
 	return 0;
 }
 
+/* atomic_write()'s temp file for identity `name`, ".<name>.json.XXXXXX"
+ * (mkostemp's six characters), else 0. */
+static int
+is_temp(const char *file)
+{
+	char name[TPMID_NAME_MAX + 1];
+	const char *dot;
+	size_t n = strlen(file), sl = strlen(STORE_SUFFIX);
+
+	if (file[0] != '.' || n < 1 + sl + 7 || file[n - 7] != '.')
+		return 0;
+	dot = file + n - 7 - sl;
+	if (strncmp(dot, STORE_SUFFIX, sl) != 0 || (size_t)(dot - file - 1) > TPMID_NAME_MAX)
+		return 0;
+	memcpy(name, file + 1, (size_t)(dot - file - 1));
+	name[dot - file - 1] = '\0';
+	return identity_name_valid(name);
+}
+
+/* Remove identity temp files a killed writer left. Called with the lock
+ * held: every writer of an identity file holds it while its temp file
+ * exists, so any we see now is dead. Best effort; the SRK record's temp
+ * files (written without the lock) do not match. */
+static void
+sweep_temps(struct store *s)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(s->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (is_temp(de->d_name))
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
 /* Take the writers' lock. The lock file is never removed: unlinking it
  * would let a late writer lock an orphaned inode while another locks a new
  * one. */
@@ -364,6 +419,7 @@ lock_store(struct store *s, int *ret_fd)
 		goto out;
 	}
 	*ret_fd = fd;
+	sweep_temps(s);
 out:
 	free(path);
 	return r;
@@ -418,6 +474,42 @@ out:
 }
 
 int
+store_update(struct store *s, const char *name, store_update_fn fn, void *arg)
+{
+	struct identity *id = NULL;
+	char *json = NULL, *path = NULL;
+	int lockfd = -1, r;
+
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL)
+		return TPMID_E_NOMEM;
+	if ((r = lock_store(s, &lockfd)) < 0) {
+		if (access(s->dir, F_OK) < 0 && errno == ENOENT)
+			r = tpmid_seterr(TPMID_E_NOENT, "no identity '%s' in %s", name, s->dir);
+		goto out;
+	}
+	/* Read under the lock: a writer that read before it could not lose
+	 * another's change (every writer of an existing file comes here). */
+	if ((r = store_load(s, name, &id, NULL)) < 0) {
+		if (r == TPMID_E_NOENT)
+			r = tpmid_seterr(r, "no identity '%s' in %s", name, s->dir);
+		goto out;
+	}
+	if ((r = fn(id, arg)) < 0)
+		goto out;
+	if ((r = identity_serialize(id, &json)) < 0)
+		goto out;
+	r = atomic_write(path, json, strlen(json), 0600, 0);
+out:
+	unlock_store(lockfd);
+	identity_free(id);
+	free(path);
+	free(json);
+	return r;
+}
+
+int
 store_delete(struct store *s, const char *name)
 {
 	char *path = NULL;
@@ -445,6 +537,220 @@ store_delete(struct store *s, const char *name)
 out:
 	unlock_store(lockfd);
 	free(path);
+	return r;
+}
+
+/* ".<name>.json.deleting.<pid>": the process that wrote it finishes it,
+ * or, once that process is dead, whoever looks next. */
+static char *
+tombstone_path(const struct store *s, const char *name, long pid)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/.%s%s" STORE_TOMBSTONE "%ld", s->dir, name, STORE_SUFFIX,
+	    pid > 0 ? pid : (long)getpid()) < 0)
+		return NULL;
+	return p;
+}
+
+/* rename(from, to) and make it durable, under the lock. TPMID_E_NOENT when
+ * `from` is not there; with `keep`, TPMID_E_EXISTS when `to` already is
+ * (then nothing moves). */
+static int
+move_locked(struct store *s, const char *from, const char *to, int keep)
+{
+	struct stat st;
+	int lockfd = -1, r;
+
+	if ((r = lock_store(s, &lockfd)) < 0)
+		return r;
+	if (keep && lstat(to, &st) == 0) {
+		r = TPMID_E_EXISTS;
+		goto out;
+	}
+	if (rename(from, to) < 0) {
+		r = errno == ENOENT ? TPMID_E_NOENT : tpmid_seterr(errno == EACCES ? TPMID_E_PERM :
+		    TPMID_E_IO, "rename %s: %s", from, strerror(errno));
+		goto out;
+	}
+	r = atomic_sync_dir(s->dir);
+out:
+	unlock_store(lockfd);
+	return r;
+}
+
+int
+store_delete_begin(struct store *s, const char *name)
+{
+	char *path = NULL, *tomb = NULL;
+	int r;
+
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL || (tomb = tombstone_path(s, name, 0)) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	if ((r = move_locked(s, path, tomb, 0)) == TPMID_E_NOENT)
+		r = tpmid_seterr(r, "identity '%s' not found in %s", name, s->dir);
+out:
+	free(path);
+	free(tomb);
+	return r;
+}
+
+int
+store_tombstone_write(struct store *s, const struct identity *id)
+{
+	char *json = NULL, *tomb = NULL;
+	int lockfd = -1, r;
+
+	if ((r = check_name(id->name)) < 0)
+		return r;
+	if ((r = identity_serialize(id, &json)) < 0)
+		return r;
+	if ((r = ensure_dir(s->dir)) < 0)
+		goto out;
+	if ((tomb = tombstone_path(s, id->name, 0)) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	if ((r = lock_store(s, &lockfd)) < 0)
+		goto out;
+	r = atomic_write(tomb, json, strlen(json), 0600, 0);
+out:
+	unlock_store(lockfd);
+	free(tomb);
+	free(json);
+	return r;
+}
+
+int
+store_delete_undo(struct store *s, const char *name)
+{
+	char *path = NULL, *tomb = NULL;
+	int r;
+
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((path = store_path(s, name)) == NULL || (tomb = tombstone_path(s, name, 0)) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	r = move_locked(s, tomb, path, 1);
+out:
+	free(path);
+	free(tomb);
+	return r;
+}
+
+int
+store_delete_end(struct store *s, const char *name, long pid)
+{
+	char *tomb = NULL;
+	int lockfd = -1, r;
+
+	if ((r = check_name(name)) < 0)
+		return r;
+	if ((tomb = tombstone_path(s, name, pid)) == NULL)
+		return TPMID_E_NOMEM;
+	if ((r = lock_store(s, &lockfd)) < 0)
+		goto out;
+	if (unlink(tomb) < 0 && errno != ENOENT) {
+		r = tpmid_seterr(errno == EACCES ? TPMID_E_PERM : TPMID_E_IO, "%s: %s", tomb,
+		    strerror(errno));
+		goto out;
+	}
+	r = atomic_sync_dir(s->dir);
+out:
+	unlock_store(lockfd);
+	free(tomb);
+	return r;
+}
+
+/* A tombstone's name and writer, or 0 if `file` is not one. */
+static int
+tombstone_parse(const char *file, char name[static TPMID_NAME_MAX + 1], long *ret_pid)
+{
+	const char *t;
+	char *end;
+	size_t nl;
+	long pid;
+
+	if (file[0] != '.' || (t = strstr(file, STORE_SUFFIX STORE_TOMBSTONE)) == NULL)
+		return 0;
+	nl = (size_t)(t - file - 1);
+	if (nl == 0 || nl > TPMID_NAME_MAX)
+		return 0;
+	t += strlen(STORE_SUFFIX STORE_TOMBSTONE);
+	errno = 0;
+	pid = strtol(t, &end, 10);
+	if (*t < '1' || *t > '9' || *end != '\0' || errno != 0 || pid <= 0 || pid > INT_MAX)
+		return 0;
+	memcpy(name, file + 1, nl);
+	name[nl] = '\0';
+	*ret_pid = pid;
+	return identity_name_valid(name);
+}
+
+int
+store_list_deleting(struct store *s, int all, struct store_entry **ret, size_t *ret_n)
+{
+	struct store_entry *e = NULL, *ne;
+	char name[TPMID_NAME_MAX + 1], *path = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	long pid;
+	DIR *d;
+	int r = 0;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if ((d = opendir(s->dir)) == NULL)
+		return errno == ENOENT ? 0 : tpmid_seterr(errno == EACCES ? TPMID_E_PERM :
+		    TPMID_E_IO, "%s: %s", s->dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (!tombstone_parse(de->d_name, name, &pid))
+			continue;
+		/* A living writer finishes its own (EPERM: alive, another
+		 * user's); ours are left from a failed undo. */
+		if (!all && pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if ((ne = reallocarray(e, n + 1, sizeof(*e))) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+		e = ne;
+		memset(&e[n], 0, sizeof(e[n]));
+		memcpy(e[n].name, name, sizeof(name));
+		e[n].pid = pid;
+		free(path);
+		if ((path = tombstone_path(s, name, pid)) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+		if ((r = load_path(s, path, name, &e[n].id, NULL)) < 0) {
+			if (r == TPMID_E_NOMEM)
+				goto out;
+			if (r == TPMID_E_NOENT) /* finished while we looked */
+				continue;
+			e[n].err = r;
+			if ((e[n].error = strdup(tpmid_errmsg(r))) == NULL) {
+				r = TPMID_E_NOMEM;
+				goto out;
+			}
+		}
+		n++;
+	}
+	*ret = e;
+	*ret_n = n;
+	e = NULL;
+	n = 0;
+	r = 0;
+out:
+	free(path);
+	store_list_free(e, n);
+	closedir(d);
 	return r;
 }
 

@@ -50,6 +50,13 @@ int store_stamp_eq(const struct store_stamp *a, const struct store_stamp *b);
 /* Write atomically (see above). */
 int store_save(struct store *s, const struct identity *id, int flags);
 int store_delete(struct store *s, const char *name);
+/* Read-modify-write of an existing identity under the writers' lock: the
+ * file is read after the lock is taken, `fn` changes the identity (or
+ * returns a negative code: nothing is written), and the result is written
+ * atomically. Two updaters of one identity never lose each other's change.
+ * TPMID_E_NOENT when the identity does not exist. */
+typedef int (*store_update_fn)(struct identity *id, void *arg);
+int store_update(struct store *s, const char *name, store_update_fn fn, void *arg);
 
 /* List identities. Each entry has either `id` set or `error` (a message
  * naming the file and what is wrong), sorted by name. */
@@ -58,12 +65,32 @@ struct store_entry {
 	struct identity *id;
 	char *error;
 	int err;
+	long pid;                /* store_list_deleting(): the tombstone's writer */
 };
 int store_list(struct store *s, struct store_entry **ret, size_t *ret_n);
 void store_list_free(struct store_entry *e, size_t n);
 /* The same listing without reading the files: only `name` is set. For
  * callers that keep their own stat-checked cache of parsed identities. */
 int store_list_names(struct store *s, struct store_entry **ret, size_t *ret_n);
+
+/* Steps a kill can separate - a persistent key and the file that records
+ * it - are bracketed by a tombstone, ".<name>.json.deleting.<pid>": an
+ * identity whose key is to be evicted unless the process finishes.
+ * store_delete_begin() moves "<name>.json" there (no longer listed or
+ * loaded; TPMID_E_NOENT if there is no such identity);
+ * store_tombstone_write() writes `id` there (before persisting a new key).
+ * store_delete_end(pid 0) removes this process's tombstone;
+ * store_delete_undo() moves it back (TPMID_E_EXISTS, leaving it, when an
+ * identity of that name was made meanwhile). store_list_deleting() lists
+ * (as store_list(), with `pid` set) the tombstones of processes that are
+ * gone (or this process's, left when an undo failed), for the next one to
+ * finish: evict, then store_delete_end(pid); with `all`, also those of
+ * living processes. */
+int store_delete_begin(struct store *s, const char *name);
+int store_tombstone_write(struct store *s, const struct identity *id);
+int store_delete_end(struct store *s, const char *name, long pid);
+int store_delete_undo(struct store *s, const char *name);
+int store_list_deleting(struct store *s, int all, struct store_entry **ret, size_t *ret_n);
 
 /* Directory change stamp (mtime of the directory) for rescans. */
 int store_dir_stamp(struct store *s, struct store_stamp *ret);

@@ -281,11 +281,52 @@ tpm_key_curve(const struct tpm_key *k)
 	return k->curve;
 }
 
-/* The lowest free handle from TPMID_PERSIST_FIRST up. The TPM lists handles
- * in ascending order (Part 3 §30.2), so the first one that is not the
- * next candidate leaves a gap: the candidate is free. */
-static int
-first_free_persistent(struct tpm *t, uint32_t *ret)
+int
+tpm_persistent_handles(struct tpm *t, uint32_t **ret, size_t *ret_n)
+{
+	TPML_HANDLE l;
+	TPM2_HANDLE from = TPMID_PERSIST_FIRST;
+	uint32_t *h = NULL, *nh, i;
+	size_t n = 0;
+	int more, r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	do {
+		if ((r = tss_get_handles(t, from, &l, &more)) < 0)
+			goto out;
+		if (l.count == 0)
+			break;
+		if ((nh = reallocarray(h, n + l.count, sizeof(*h))) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+		h = nh;
+		/* Ascending (Part 3 §30.2); a TPM that sends a smaller one
+		 * would otherwise keep us here. */
+		for (i = 0; i < l.count; i++) {
+			if (l.handle[i] < from) {
+				r = tpmid_seterr(TPMID_E_TPM, "TPM2_GetCapability: handles out of order");
+				goto out;
+			}
+			if (l.handle[i] <= TPMID_PERSIST_LAST)
+				h[n++] = l.handle[i];
+		}
+		from = l.handle[l.count - 1] + 1;
+	} while (more && from <= TPMID_PERSIST_LAST && from > TPMID_PERSIST_FIRST);
+	*ret = h;
+	*ret_n = n;
+	h = NULL;
+	r = 0;
+out:
+	free(h);
+	return r;
+}
+
+/* The TPM lists handles in ascending order (Part 3 §30.2), so the first
+ * one that is not the next candidate leaves a gap: the candidate is free. */
+int
+tpm_free_persistent(struct tpm *t, uint32_t *ret)
 {
 	TPML_HANDLE l;
 	TPM2_HANDLE cand = TPMID_PERSIST_FIRST, from = TPMID_PERSIST_FIRST;
@@ -330,7 +371,7 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 		return 0;
 	}
 	if (handle == 0) {
-		if ((r = first_free_persistent(t, &handle)) < 0)
+		if ((r = tpm_free_persistent(t, &handle)) < 0)
 			return r;
 	} else {
 		if ((r = check_persistent_handle(handle)) < 0)

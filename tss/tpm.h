@@ -238,6 +238,14 @@ int tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t dig
  * was lost (TPMID_E_TPM_RESET), *ret_handle is the handle tried: the key
  * may be persistent there. */
 int tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_handle);
+/* The lowest free persistent handle from TPMID_PERSIST_FIRST up (what
+ * tpm_persist() with handle 0 takes, if nothing else takes it first). 0
+ * and *ret set; TPMID_E_HANDLE when none is free, or the TPM's error. */
+int tpm_free_persistent(struct tpm *t, uint32_t *ret);
+/* The persistent handles in use in tpmid's range, TPMID_PERSIST_FIRST to
+ * TPMID_PERSIST_LAST, ascending (free() *ret). One TPM2_GetCapability per
+ * 254 handles. */
+int tpm_persistent_handles(struct tpm *t, uint32_t **ret, size_t *ret_n);
 /* Evict the persistent object at `handle` (TPM2_EvictControl). If it is
  * the SRK copy this context uses, the context forgets it (and the PIN-sign
  * session) and creates the primary on next use. 0 when evicted;

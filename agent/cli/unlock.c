@@ -40,8 +40,11 @@ static const char status_usage[] =
     "\n"
     "Show whether the agent answers (else the TPM is opened directly), the\n"
     "TCTI, whether the TPM is reachable, and the number of identities, loaded\n"
-    "keys and held PINs. Exit status 0 when the status could be read (even if\n"
-    "the TPM is unreachable), 1 otherwise.\n"
+    "keys and held PINs; and persistent handles in tpmid's range (0x81000010\n"
+    "up) that no identity records. What a killed tpmid left half done (a\n"
+    "delete or keygen --persist) is finished by the next delete, keygen\n"
+    "--persist, agent start or status without an agent. Exit status 0 when\n"
+    "the status could be read (even if the TPM is unreachable), 1 otherwise.\n"
     "\n"
     "  --help  show this help\n";
 
@@ -183,6 +186,7 @@ cmd_status(int argc, char **argv)
 	struct wire_reply rep = { 0 };
 	const struct status_info *st = &rep.status;
 	char *sock = NULL;
+	unsigned i;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -215,6 +219,15 @@ cmd_status(int argc, char **argv)
 	printf("unlocked:    %u\n", st->unlocked);
 	printf("signatures:  %" PRIu64 "\n", st->signs);
 	printf("tpm resets:  %" PRIu64 "\n", st->tpm_resets);
+	/* Left by a killed tpmid that could not be finished, or put there by
+	 * another program: the user decides (tpm2_evictcontrol). */
+	if (st->n_orphans > 0) {
+		printf("unrecorded:  %u persistent handle%s in tpmid's range that no identity "
+		    "records:", st->n_orphans, st->n_orphans == 1 ? "" : "s");
+		for (i = 0; i < st->n_orphans && i < WIRE_ORPHANS_MAX; i++)
+			printf(" 0x%08x", st->orphan[i]);
+		printf("%s\n", st->n_orphans > WIRE_ORPHANS_MAX ? " ..." : "");
+	}
 out:
 	wire_reply_clear(&rep);
 	free(sock);

@@ -248,8 +248,11 @@ entry_load_key(struct engine *e, struct entry *en)
 		entry_make_room(e, en, 0);
 		r = tpm_load_persistent(t, id->handle, kf ? kf->pub : NULL, kf ? kf->pub_len : 0,
 		    &en->key);
-		if (r != TPMID_E_NOENT || kf == NULL)
+		/* Evicted behind our back, and perhaps the handle reused by
+		 * another key: the blob still loads under the SRK. */
+		if ((r != TPMID_E_NOENT && r != TPMID_E_MISMATCH) || kf == NULL)
 			goto out;
+		tpmid_clearerr();
 	}
 	if (kf == NULL) {
 		r = tpmid_seterr(TPMID_E_FORMAT, "identity '%s' has neither a key nor a handle",

@@ -3,82 +3,117 @@
  * tpmid.ssh_cert. Each is refused unless it certifies the identity's key. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/engine/internal.h"
+#include "agent/format/ec.h"
 #include "agent/format/sshwire.h"
 #include "agent/format/x509.h"
 #include "common/err.h"
 #include "common/util.h"
 
-int
-engine_set_cert(struct engine *e, const char *name, const char *cert_pem,
-    const char *ca_pem)
+/* The cached parse now differs from the file (or the write failed): re-read
+ * it on next use rather than trust the stamp alone (an inode number can be
+ * reused by the rename). */
+static int
+updated(struct engine *e, const char *name, int r)
 {
 	struct entry *en;
+
+	if ((en = entry_find(e, name)) != NULL)
+		en->stale = 1;
+	return r;
+}
+
+struct set_cert {
+	const char *cert_pem, *ca_pem;
+};
+
+/* Under the store's lock, on the identity as it is now: its key may have
+ * changed since the request was checked by anyone. */
+static int
+set_cert(struct identity *id, void *arg)
+{
+	const struct set_cert *a = arg;
 	char *cert = NULL, *ca = NULL;
 	int r;
 
-	if (cert_pem == NULL)
-		return tpmid_seterr(TPMID_E_INVAL, "no certificate given");
-	if ((r = entry_get(e, name, &en)) != 0)
-		return r;
-	if ((r = x509_cert_matches(cert_pem, en->id->public_key_pem, &cert)) != 0) {
+	if ((r = x509_cert_matches(a->cert_pem, id->public_key_pem, &cert)) != 0) {
 		if (r == TPMID_E_MISMATCH)
 			tpmid_seterr(r, "certificate does not match identity '%s' (its public key "
-			    "is not the identity's)", name);
+			    "is not the identity's)", id->name);
 		goto out;
 	}
-	if (ca_pem != NULL && (r = x509_bundle_normalize(ca_pem, &ca)) != 0)
+	if (a->ca_pem != NULL && (r = x509_bundle_normalize(a->ca_pem, &ca)) != 0)
 		goto out;
-	if ((r = identity_set_str(&en->id->cert_pem, cert)) != 0)
+	if ((r = identity_set_str(&id->cert_pem, cert)) != 0)
 		goto out;
-	if ((r = identity_set_str(&en->id->ca_pem, ca)) != 0)
-		goto out;
-	r = store_save(e->store, en->id, 0);
+	r = identity_set_str(&id->ca_pem, ca);
 out:
-	/* The cached parse now differs from the file (or the save failed):
-	 * re-read it next time. */
-	en->stale = 1;
 	free(cert);
 	free(ca);
 	return r;
 }
 
 int
-engine_set_ssh_cert(struct engine *e, const char *name, const char *line)
+engine_set_cert(struct engine *e, const char *name, const char *cert_pem,
+    const char *ca_pem)
 {
-	struct entry *en;
-	uint8_t *blob = NULL;
-	size_t blob_len = 0, n;
+	struct set_cert a = { cert_pem, ca_pem };
+	int r;
+
+	if (cert_pem == NULL)
+		return tpmid_seterr(TPMID_E_INVAL, "no certificate given");
+	if ((r = engine_check_name(name)) != 0)
+		return r;
+	return updated(e, name, store_update(e->store, name, set_cert, &a));
+}
+
+/* As set_cert(), for an OpenSSH certificate line. */
+static int
+set_ssh_cert(struct identity *id, void *arg)
+{
+	const char *line = arg;
+	uint8_t *blob = NULL, *spki = NULL;
+	size_t blob_len = 0, spki_len = 0, n;
 	char *clean = NULL;
 	int r;
 
-	if (line == NULL)
-		return tpmid_seterr(TPMID_E_INVAL, "no certificate given");
-	if ((r = entry_get(e, name, &en)) != 0)
-		return r;
 	/* One line, without the trailing newline the .pub file has. */
 	n = strcspn(line, "\r\n");
 	if ((clean = strndup(line, n)) == NULL)
 		return TPMID_E_NOMEM;
 	if ((r = sshwire_line_blob(clean, &blob, &blob_len)) != 0)
 		goto out;
-	if ((r = entry_spki(en)) != 0)
-		goto out;
-	if ((r = sshwire_cert_matches(blob, blob_len, en->spki, en->spki_len)) != 0) {
-		if (r == TPMID_E_MISMATCH)
-			tpmid_seterr(r, "OpenSSH certificate does not certify identity '%s''s key",
-			    name);
+	if ((r = ec_spki_from_pem(id->public_key_pem, &spki, &spki_len)) != 0) {
+		tpmid_seterr(r, "identity '%s': tpmid.public_key is not a PEM public key", id->name);
 		goto out;
 	}
-	if ((r = identity_set_str(&en->id->ssh_cert, clean)) != 0)
+	if ((r = sshwire_cert_matches(blob, blob_len, spki, spki_len)) != 0) {
+		if (r == TPMID_E_MISMATCH)
+			tpmid_seterr(r, "OpenSSH certificate does not certify identity '%s''s key",
+			    id->name);
 		goto out;
-	r = store_save(e->store, en->id, 0);
+	}
+	r = identity_set_str(&id->ssh_cert, clean);
 out:
-	en->stale = 1;
 	free(clean);
 	free(blob);
+	free(spki);
 	return r;
+}
+
+int
+engine_set_ssh_cert(struct engine *e, const char *name, const char *line)
+{
+	int r;
+
+	if (line == NULL)
+		return tpmid_seterr(TPMID_E_INVAL, "no certificate given");
+	if ((r = engine_check_name(name)) != 0)
+		return r;
+	return updated(e, name, store_update(e->store, name, set_ssh_cert,
+	    (void *)(uintptr_t)line));
 }

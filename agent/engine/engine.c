@@ -172,10 +172,17 @@ engine_status(struct engine *e, struct status_info *ret)
 	 * it reports how the TPM side last found it. */
 	if (e->front)
 		ret->tpm_ok = e->sh->tpm_ok && !e->sh->stalled;
-	else
+	else {
 		e->sh->tpm_ok = ret->tpm_ok = engine_tpm(e, &t) == 0 &&
 		    tpm_transient_count(t, &cnt) == 0;
+		if (ret->tpm_ok)
+			(void)engine_tidy(e);
+	}
 	tpmid_clearerr();
+	pthread_mutex_lock(&e->sh->mu);
+	ret->n_orphans = e->sh->n_orphans;
+	memcpy(ret->orphan, e->sh->orphan, sizeof(ret->orphan));
+	pthread_mutex_unlock(&e->sh->mu);
 	if ((r = store_list_names(e->store, &se, &n)) != 0)
 		return r;
 	store_list_free(se, n);

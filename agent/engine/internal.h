@@ -5,7 +5,9 @@
  *
  *   request.c    the agent requests (agent/wire/requests.h) -> the below
  *   sign.c       signing, and the PINs held for it (unlock/lock)
- *   provision.c  keygen, import, delete, the SRK
+ *   provision.c  keygen, import, the SRK
+ *   delete.c     delete, and what killed processes left (tombstones,
+ *                persistent handles nothing records)
  *   cert.c       X.509 and OpenSSH certificates on identities
  *   info.c       info, list, the identity file as text
  *   access.c     who may use an identity
@@ -62,6 +64,10 @@ struct shared {
 	atomic_int tpm_ok;       /* the last TPM operation reached the TPM */
 	atomic_int stalled;      /* the agent finds the TPM not answering */
 	atomic_uint rescan;      /* engine_rescan() generation */
+	/* Under mu: persistent handles in tpmid's range no identity records,
+	 * as engine_tidy() last found them (status). */
+	uint32_t orphan[WIRE_ORPHANS_MAX];
+	unsigned n_orphans;
 };
 
 struct engine {
@@ -96,6 +102,11 @@ int engine_srk_name(struct engine *e, const uint8_t **ret, size_t *ret_len);
 /* After a failed TPM operation: do what makes a retry possible and say
  * whether to retry (1) or give up with `r` (0). `keep` is not evicted. */
 int engine_recover(struct engine *e, int r, struct attempt *a, const struct entry *keep);
+
+/* delete.c */
+/* Finish the tombstones of killed processes (evicting their keys) and
+ * count the persistent handles in tpmid's range that nothing records. */
+int engine_tidy(struct engine *e);
 
 /* cache.c */
 /* The TPM, opened on first need (and its SRK hint loaded). */

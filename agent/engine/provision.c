@@ -41,20 +41,24 @@ check_new_name(struct engine *e, const char *name)
 /* TPM2_EvictControl's answer was lost (`r`, TPMID_E_TPM_RESET): the key
  * may have become persistent at `handle` all the same. Recover the
  * connection, and when the object there is this key, evict it again, so a
- * failed keygen leaves nothing behind. Returns `r` with its message. */
+ * failed keygen leaves nothing behind. Returns `r` with its message;
+ * *ret_clean 0 when the key may still be there. */
 static int
-undo_lost_persist(struct engine *e, const struct keyfile *kf, uint32_t handle, int r)
+undo_lost_persist(struct engine *e, const struct keyfile *kf, uint32_t handle, int r,
+    int *ret_clean)
 {
 	struct attempt once = { .no_retry = 1 };
 	struct tpm_key *pk = NULL;
 	char msg[512];
+	int r2;
 
 	snprintf(msg, sizeof(msg), "%s", tpmid_errmsg(r));
 	(void)engine_recover(e, r, &once, NULL);
-	if (tpm_load_persistent(e->tpm, handle, kf->pub, kf->pub_len, &pk) == 0) {
+	if ((r2 = tpm_load_persistent(e->tpm, handle, kf->pub, kf->pub_len, &pk)) == 0) {
+		r2 = tpm_evict_key(e->tpm, pk);
 		tpm_key_free(e->tpm, pk);
-		(void)tpm_evict(e->tpm, handle);
 	}
+	*ret_clean = r2 == 0 || r2 == TPMID_E_NOENT || r2 == TPMID_E_MISMATCH;
 	return tpmid_seterr(r, "%s", msg);
 }
 
@@ -65,6 +69,7 @@ static int
 record_identity(struct engine *e, const char *name, const struct keyfile *kf, int pin,
     enum persist_mode persist, uint32_t handle, struct id_info *ret)
 {
+	struct tpmid_errstate saved;
 	struct identity *id = NULL;
 	struct tpm_blob blob = { 0 };
 	struct tpm_key *k = NULL;
@@ -74,7 +79,7 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 	const uint8_t *srk;
 	size_t srk_len;
 	uint32_t got = 0;
-	int r;
+	int r, tombstone = 0, clean;
 
 	if ((r = tpm_blob_public(kf->pub, kf->pub_len, &curve, &pub, NULL)) != 0)
 		goto out;
@@ -109,19 +114,35 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 		}
 		if (r != 0)
 			goto out;
+		/* A killed keygen's key is evicted by the next process, and a
+		 * handle it held is free again. */
+		(void)engine_tidy(e);
+		tpmid_clearerr();
+		if (persist == PERSIST_AUTO && (r = tpm_free_persistent(e->tpm, &handle)) != 0)
+			goto out;
+		/* Recorded before the key becomes persistent: killed from
+		 * here until the file is written, the key is evicted by the
+		 * next tpmid process (delete.c). */
+		id->handle = handle;
+		if ((r = store_tombstone_write(e->store, id)) != 0)
+			goto out;
+		tombstone = 1;
 		/* Not retried: EvictControl is not safe to send twice. */
-		r = tpm_persist(e->tpm, k, persist == PERSIST_HANDLE ? handle : 0, &got);
+		r = tpm_persist(e->tpm, k, handle, &got);
 		tpm_key_free(e->tpm, k);
 		k = NULL;
-		if (r == TPMID_E_TPM_RESET && got != 0)
-			r = undo_lost_persist(e, kf, got, r);
+		if (r == TPMID_E_TPM_RESET && got != 0) {
+			r = undo_lost_persist(e, kf, got, r, &clean);
+			if (!clean)
+				tombstone = 0; /* the next tpmid process evicts it */
+		}
 		if (r != 0)
 			goto out;
 		id->handle = got;
 	}
 	if ((r = store_save(e->store, id, STORE_CREATE)) != 0) {
-		if (got != 0)
-			(void)tpm_evict(e->tpm, got);
+		if (got != 0 && tpm_evict(e->tpm, got) != 0)
+			tombstone = 0; /* the next tpmid process evicts it */
 		goto out;
 	}
 	if (ret != NULL) {
@@ -131,6 +152,12 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 			r = entry_info(e, en, ret);
 	}
 out:
+	if (tombstone) {
+		tpmid_err_save(&saved);
+		(void)store_delete_end(e->store, name, 0);
+		tpmid_err_restore(&saved);
+	}
+	tpm_key_free(e->tpm, k);
 	EVP_PKEY_free(pub);
 	identity_free(id);
 	return r;
@@ -308,74 +335,6 @@ out:
 	EVP_PKEY_free(pk); /* EC private keys are cleared by OpenSSL on free */
 	keyfile_free(kf);
 	tpm_blob_clear(&blob);
-	return r;
-}
-
-/* Evict the persistent key at `handle`. The key may have been evicted
- * behind our back and the handle reused by another identity or program:
- * with the key's public area (`kf`) known, an object that is not this
- * identity's key is left alone. Nothing there: done. */
-static int
-evict_checked(struct engine *e, uint32_t handle, const struct keyfile *kf)
-{
-	struct attempt a = { .no_retry = 1 };
-	struct tpm_key *k = NULL;
-	struct tpm *t;
-	int r;
-
-	if ((r = engine_tpm(e, &t)) != 0)
-		return r;
-	for (;;) {
-		/* Reading a persistent object takes an object slot. */
-		entry_make_room(e, NULL, 0);
-		if (kf != NULL) {
-			r = tpm_load_persistent(t, handle, kf->pub, kf->pub_len, &k);
-			if (r == 0)
-				r = tpm_evict_key(t, k);
-			tpm_key_free(t, k);
-			k = NULL;
-		} else
-			r = tpm_evict(t, handle);
-		if (r == TPMID_E_MISMATCH || r == TPMID_E_NOENT) {
-			tpmid_clearerr();
-			return 0;
-		}
-		if (r == 0 || !engine_recover(e, r, &a, NULL))
-			return r;
-	}
-}
-
-int
-engine_delete(struct engine *e, const char *name)
-{
-	struct entry *en = NULL;
-	struct keyfile *kf = NULL;
-	uint32_t handle = 0;
-	int r;
-
-	r = entry_get(e, name, &en);
-	if (r == TPMID_E_NOENT || r == TPMID_E_INVAL)
-		return r;
-	/* A malformed file can still be deleted; only a parsed one can tell
-	 * us about a persistent handle. */
-	if (r == 0) {
-		handle = en->id->handle;
-		/* The key's public area, to check that the object at the
-		 * handle is still this identity's before evicting it. */
-		if (handle != 0 && en->id->key_pem != NULL &&
-		    keyfile_parse_pem(en->id->key_pem, strlen(en->id->key_pem), &kf) != 0)
-			kf = NULL;
-	}
-	tpmid_clearerr();
-	entry_remove(e, name);
-	pin_forget(e->sh, name);
-	if (handle != 0 && (r = evict_checked(e, handle, kf)) != 0) {
-		tpmid_err_prefix("evicting 0x%08x", handle);
-		goto out;
-	}
-	r = store_delete(e->store, name);
-out:
-	keyfile_free(kf);
 	return r;
 }
 

@@ -398,6 +398,7 @@ out:
 int
 wire_put_status(struct tbuf *out, const struct status_info *s)
 {
+	unsigned i;
 	int r;
 
 	if ((r = tbuf_put_u8(out, s->tpm_ok ? 1 : 0)) < 0 ||
@@ -407,8 +408,12 @@ wire_put_status(struct tbuf *out, const struct status_info *s)
 	    (r = tbuf_put_u32(out, s->max_loaded)) < 0 ||
 	    (r = tbuf_put_u32(out, s->unlocked)) < 0 ||
 	    (r = tbuf_put_u64(out, s->signs)) < 0 ||
-	    (r = tbuf_put_u64(out, s->tpm_resets)) < 0)
+	    (r = tbuf_put_u64(out, s->tpm_resets)) < 0 ||
+	    (r = tbuf_put_u32(out, s->n_orphans)) < 0)
 		return r;
+	for (i = 0; i < s->n_orphans && i < WIRE_ORPHANS_MAX; i++)
+		if ((r = tbuf_put_u32(out, s->orphan[i])) < 0)
+			return r;
 	return 0;
 }
 
@@ -418,6 +423,7 @@ wire_get_status(struct tbuf *in, struct status_info *ret)
 	struct status_info s;
 	const uint8_t *p;
 	size_t len;
+	unsigned i;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -434,8 +440,12 @@ wire_get_status(struct tbuf *in, struct status_info *ret)
 	    (r = tbuf_get_u32(in, &s.max_loaded)) < 0 ||
 	    (r = tbuf_get_u32(in, &s.unlocked)) < 0 ||
 	    (r = tbuf_get_u64(in, &s.signs)) < 0 ||
-	    (r = tbuf_get_u64(in, &s.tpm_resets)) < 0)
+	    (r = tbuf_get_u64(in, &s.tpm_resets)) < 0 ||
+	    (r = tbuf_get_u32(in, &s.n_orphans)) < 0)
 		return r;
+	for (i = 0; i < s.n_orphans && i < WIRE_ORPHANS_MAX; i++)
+		if ((r = tbuf_get_u32(in, &s.orphan[i])) < 0)
+			return r;
 	*ret = s;
 	return 0;
 }

@@ -135,6 +135,7 @@ void id_info_clear(struct id_info *i);
 void id_info_free_array(struct id_info *a, size_t n);
 
 /* The agent's (or the direct engine's) state, as status returns it. */
+#define WIRE_ORPHANS_MAX 16
 struct status_info {
 	int tpm_ok;             /* TPM reachable right now */
 	char tcti[256];
@@ -144,6 +145,9 @@ struct status_info {
 	unsigned unlocked;      /* PIN keys with a held PIN */
 	uint64_t signs;         /* signatures made since start */
 	uint64_t tpm_resets;    /* TPM resets seen (its reset/restart count changed) */
+	unsigned n_orphans;     /* persistent handles in tpmid's range no identity
+				 * records (only the first WIRE_ORPHANS_MAX listed) */
+	uint32_t orphan[WIRE_ORPHANS_MAX];
 };
 
 /* One request, decoded. Which fields are used depends on `type` (its

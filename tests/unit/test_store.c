@@ -554,6 +554,71 @@ test_concurrent_writers(void **state)
 	assert_int_equal(count_temps(f->dir), 0);
 }
 
+/* store_update's callback: count in ssh_cert. */
+static int
+increment(struct identity *id, void *arg)
+{
+	char buf[32];
+
+	(void)arg;
+	snprintf(buf, sizeof(buf), "%ld", strtol(id->ssh_cert, NULL, 10) + 1);
+	return identity_set_str(&id->ssh_cert, buf);
+}
+
+static int
+refuse(struct identity *id, void *arg)
+{
+	(void)arg;
+	(void)identity_set_str(&id->ssh_cert, "never written");
+	return TPMID_E_MISMATCH;
+}
+
+static void
+incrementer(struct store *s)
+{
+	int i;
+
+	for (i = 0; i < WRITES; i++)
+		if (store_update(s, "counter", increment, NULL) < 0)
+			_exit(1);
+	_exit(0);
+}
+
+/* Two read-modify-write loops on one identity lose no update: each
+ * re-reads under the lock. */
+static void
+test_update(void **state)
+{
+	struct fixture *f = *state;
+	struct identity *seed = make_id("counter", "0"), *got;
+	pid_t pa, pb;
+	int status;
+
+	assert_int_equal(store_update(f->s, "counter", increment, NULL), TPMID_E_NOENT);
+	assert_int_equal(store_save(f->s, seed, STORE_CREATE), 0);
+	identity_free(seed);
+	fflush(NULL);
+	if ((pa = fork()) == 0)
+		incrementer(f->s);
+	if ((pb = fork()) == 0)
+		incrementer(f->s);
+	assert_true(pa > 0 && pb > 0);
+	assert_int_equal(waitpid(pa, &status, 0), pa);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(waitpid(pb, &status, 0), pb);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(store_load(f->s, "counter", &got, NULL), 0);
+	assert_int_equal(strtol(got->ssh_cert, NULL, 10), 2 * WRITES);
+	identity_free(got);
+
+	/* A refusing callback writes nothing. */
+	assert_int_equal(store_update(f->s, "counter", refuse, NULL), TPMID_E_MISMATCH);
+	assert_int_equal(store_load(f->s, "counter", &got, NULL), 0);
+	assert_int_equal(strtol(got->ssh_cert, NULL, 10), 2 * WRITES);
+	identity_free(got);
+	assert_int_equal(count_temps(f->dir), 0);
+}
+
 static void
 test_dir_stamp(void **state)
 {
@@ -780,6 +845,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_odd_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_under_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_stamp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srk_name, setup, teardown),

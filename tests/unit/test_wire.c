@@ -638,6 +638,10 @@ test_reply_other(void **state)
 	rep.status.unlocked = 1;
 	rep.status.signs = 1ULL << 40;
 	rep.status.tpm_resets = 2;
+	/* More than fit: the count is kept, the first WIRE_ORPHANS_MAX sent. */
+	rep.status.n_orphans = WIRE_ORPHANS_MAX + 2;
+	for (i = 0; i < WIRE_ORPHANS_MAX; i++)
+		rep.status.orphan[i] = 0x81000010u + (uint32_t)i * 7;
 	roundtrip_reply(&rep, &out);
 	assert_memory_equal(&out.status, &rep.status, sizeof(rep.status));
 	wire_reply_clear(&out);
