@@ -356,7 +356,7 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 	ESYS_TR ptr = ESYS_TR_NONE;
 	TSS2_RC rc;
 	uint32_t c;
-	int r, exists = 0;
+	int r;
 
 	if (ret_handle != NULL)
 		*ret_handle = 0;
@@ -373,15 +373,10 @@ tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_han
 	if (handle == 0) {
 		if ((r = tpm_free_persistent(t, &handle)) < 0)
 			return r;
-	} else {
-		if ((r = check_persistent_handle(handle)) < 0)
-			return r;
-		if ((r = tss_handle_exists(t, handle, &exists)) < 0)
-			return r;
-		if (exists)
-			return tpmid_seterr(TPMID_E_HANDLE, "persistent handle 0x%08x is already in use",
-			    handle);
-	}
+	} else if ((r = check_persistent_handle(handle)) < 0)
+		return r;
+	/* A handle in use is refused by the TPM itself (TPM_RC_NV_DEFINED,
+	 * Part 3 §28.5): no TPM2_GetCapability first. */
 	TSS_CALL(rc, Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 	    ESYS_TR_NONE, handle, &ptr));
 	if (rc != TSS2_RC_SUCCESS) {

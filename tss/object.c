@@ -74,20 +74,28 @@ tss_object_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *ret)
 	uint8_t buf[sizeof(TPMT_PUBLIC)];
 	size_t off = 0;
 	unsigned int dlen = 0;
+	const EVP_MD *md;
+	TPMI_ALG_HASH alg = pub->publicArea.nameAlg;
 	TSS2_RC rc;
 
 	memset(ret, 0, sizeof(*ret));
-	if (pub->publicArea.nameAlg != TPM2_ALG_SHA256)
+	/* tpmid's keys and SRK are SHA-256; a P-384 endorsement key
+	 * (tss/ek.c) is SHA-384 (EK Credential Profile, template H-3). */
+	if (alg == TPM2_ALG_SHA256)
+		md = EVP_sha256();
+	else if (alg == TPM2_ALG_SHA384)
+		md = EVP_sha384();
+	else
 		return tpmid_seterr(TPMID_E_UNSUPPORTED,
-		    "object name algorithm 0x%04x is not supported (SHA-256 only)",
-		    (unsigned)pub->publicArea.nameAlg);
+		    "object name algorithm 0x%04x is not supported (SHA-256 and SHA-384 only)",
+		    (unsigned)alg);
 	rc = Tss2_MU_TPMT_PUBLIC_Marshal(&pub->publicArea, buf, sizeof(buf), &off);
 	if (rc != TSS2_RC_SUCCESS)
 		return tss_rc_err(rc, 0, "marshaling a public area");
-	if (!EVP_Digest(buf, off, ret->name + 2, &dlen, EVP_sha256(), NULL))
-		return tpmid_seterr(TPMID_E_TPM, "OpenSSL: SHA-256 failed");
-	ret->name[0] = (uint8_t)(TPM2_ALG_SHA256 >> 8);
-	ret->name[1] = (uint8_t)TPM2_ALG_SHA256;
+	if (!EVP_Digest(buf, off, ret->name + 2, &dlen, md, NULL))
+		return tpmid_seterr(TPMID_E_TPM, "OpenSSL: the name digest failed");
+	ret->name[0] = (uint8_t)(alg >> 8);
+	ret->name[1] = (uint8_t)alg;
 	ret->size = (UINT16)(2 + dlen);
 	return 0;
 }

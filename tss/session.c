@@ -136,6 +136,19 @@ out:
 	return r;
 }
 
+/* The reused HMAC context keeps the last key (sessionKey || PIN): OpenSSL's
+ * HMAC holds a copy for EVP_MAC_CTX_dup and the key-padded digest states.
+ * Re-keying it with zeros frees and cleanses that copy, so no PIN outlives
+ * the command in ordinary heap (it is held only in struct secret, until
+ * 'tpmid lock'). */
+static void
+hmac_forget(struct tss_crypto *c)
+{
+	static const uint8_t zero[SESSION_HASH_LEN];
+
+	(void)EVP_MAC_init(c->mac, zero, sizeof(zero), NULL);
+}
+
 static void
 be32(uint8_t b[4], uint32_t v)
 {
@@ -516,5 +529,6 @@ tss_session_sign(TSS2_SYS_CONTEXT *sys, struct tss_crypto *c, struct tss_session
 	r = 0;
 out:
 	OPENSSL_cleanse(hkey, sizeof(hkey));
+	hmac_forget(c);
 	return r;
 }

@@ -29,7 +29,7 @@
  * P-256, SHA-256, AES-128-CFB, restricted decrypt, noDA, zero-length unique.
  * Every field matters: the primary is derived from the owner seed and this
  * template (Part 1 §27.7), so any difference gives another key. */
-static const TPM2B_PUBLIC srk_template = {
+static const TPM2B_PUBLIC srk_template_h2 = {
 	.publicArea = {
 		.type = TPM2_ALG_ECC,
 		.nameAlg = TPM2_ALG_SHA256,
@@ -45,6 +45,12 @@ static const TPM2B_PUBLIC srk_template = {
 		},
 	},
 };
+
+const TPM2B_PUBLIC *
+tss_srk_template(void)
+{
+	return &srk_template_h2;
+}
 
 /* The trust decision for the persisted SRK copy, pure so it can be tested
  * without a TPM. `pub`: the public area the TPM returned for 0x81000001
@@ -176,7 +182,7 @@ tss_srk_ensure(struct tpm *t)
 	}
 	tss_creating(t, 1);
 	TSS_CALL(rc, Esys_CreatePrimary(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &insens, &srk_template, &outside, &pcr, &tr, &pub, &cd, &ch, &ct));
+	    ESYS_TR_NONE, &insens, tss_srk_template(), &outside, &pcr, &tr, &pub, &cd, &ch, &ct));
 	if (rc == TSS2_RC_SUCCESS)
 		tss_own_tr(t, tr);
 	tss_creating(t, 0);

@@ -191,4 +191,9 @@ int tss_unmarshal_private(const uint8_t *p, size_t len, TPM2B_PRIVATE *out);
 /* A signing key's public area: ECC on P-256 or P-384 (TPMID_E_CURVE). */
 int tss_check_key_public(const TPM2B_PUBLIC *pub, enum tpmid_curve *ret);
 
+/* ---- tss/srk.c ----------------------------------------------------- */
+
+/* The H-2 template the SRK is created from (also by tss/ek.c). */
+const TPM2B_PUBLIC *tss_srk_template(void);
+
 #endif

@@ -683,6 +683,47 @@ tpm_transient_avail(struct tpm *t, unsigned *ret)
 	return r;
 }
 
+int
+tpm_da_state(struct tpm *t, struct tpm_da *ret)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more_data = 0;
+	const TPMS_TAGGED_PROPERTY *p;
+	TSS2_RC rc;
+	uint32_t i, seen = 0;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((r = tss_connected(t)) < 0)
+		return r;
+	/* TPM2_PT_LOCKOUT_COUNTER, _MAX_AUTH_FAIL, _INTERVAL are consecutive
+	 * (Part 2 §6.13): one command. */
+	TSS_CALL(rc, Esys_GetCapability(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+	    TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more_data, &cap));
+	if (rc != TSS2_RC_SUCCESS)
+		return tss_rc_err(rc, 0, "reading the dictionary-attack state (TPM2_GetCapability)");
+	for (i = 0; i < cap->data.tpmProperties.count && i < TPM2_MAX_TPM_PROPERTIES; i++) {
+		p = &cap->data.tpmProperties.tpmProperty[i];
+		if (p->property == TPM2_PT_LOCKOUT_COUNTER) {
+			ret->counter = p->value;
+			seen |= 1;
+		} else if (p->property == TPM2_PT_MAX_AUTH_FAIL) {
+			ret->max_tries = p->value;
+			seen |= 2;
+		} else if (p->property == TPM2_PT_LOCKOUT_INTERVAL) {
+			ret->interval_s = p->value;
+			seen |= 4;
+		}
+	}
+	Esys_Free(cap);
+	if (seen != 7) {
+		memset(ret, 0, sizeof(*ret));
+		return tpmid_seterr(TPMID_E_TPM, "the TPM did not report its dictionary-attack "
+		    "state (TPM2_PT_LOCKOUT_COUNTER..INTERVAL)");
+	}
+	return 0;
+}
+
 /* ---- sessions ---------------------------------------------------------- */
 
 static const TPMT_SYM_DEF session_sym = {

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/types.h>
 
 #include "common/curve.h"
 #include "common/limits.h"
@@ -141,6 +142,26 @@ int tpm_srk_name(struct tpm *t, const uint8_t **ret, size_t *ret_len);
  * TPM_NAME_MAX clears the hint (trust on first use). An SRK already loaded
  * is kept. */
 void tpm_srk_hint(struct tpm *t, const uint8_t *name, size_t len);
+/* Verify the SRK against the TPM's endorsement key (tss/ek.c): the ECC
+ * EK certificate in NV (0x01c0000a P-256, 0x01c00016 P-384) must verify up
+ * to `trust`, the EK (persistent at 0x81010002 / 0x81010016, else created
+ * from template L-2) must have its public key, and the SRK is created
+ * under an HMAC session salted to that EK, whose response HMAC an
+ * interposer cannot forge. 0 and *ret filled with the SRK's name and what
+ * vouched for it; otherwise TPMID_E_NOENT (no ECC EK certificate),
+ * TPMID_E_MISMATCH (the certificate does not verify, or no EK has its
+ * key), TPMID_E_SRK (the SRK answer failed the session's check), or the
+ * TPM's error. Nothing is recorded and the SRK made here is flushed. */
+struct tpm_ek_report {
+	uint8_t srk_name[TPM_NAME_MAX];
+	size_t srk_name_len;
+	const char *what;        /* "ECC P-256", "ECC P-384" */
+	uint32_t nv;             /* the certificate's NV index */
+	uint32_t ek_handle;      /* persistent EK used; 0: made from template L-2 */
+	char issuer[256];        /* of the EK certificate, one line */
+	char serial[80];         /* hex */
+};
+int tpm_srk_verify_ek(struct tpm *t, X509_STORE *trust, struct tpm_ek_report *ret);
 /* Make the SRK persistent at 0x81000001 (for fast starts) and use that copy
  * from now on. 0 when done, or when 0x81000001 already holds a copy with
  * our SRK's name (then that copy is used and the transient SRK flushed);
@@ -268,6 +289,17 @@ int tpm_transient_count(struct tpm *t, unsigned *ret);
  * objects the TPM could load now (one TPM2_GetCapability). Errors as
  * tpm_transient_count(). */
 int tpm_transient_avail(struct tpm *t, unsigned *ret);
+/* The dictionary-attack state every DA-protected key (every PIN key)
+ * shares (Part 1 §19.8.6, Part 2 §6.13): authorization failures counted,
+ * the count at which the TPM locks them all out, and the seconds after
+ * which it forgets one failure. One TPM2_GetCapability. 0 and *ret set;
+ * otherwise TPMID_E_TPM_RESET when not connected, or the TPM's error. */
+struct tpm_da {
+	uint32_t counter;
+	uint32_t max_tries;
+	uint32_t interval_s;
+};
+int tpm_da_state(struct tpm *t, struct tpm_da *ret);
 
 /* Flush the least valuable loaded things this context can give up to make
  * room (used by callers after TPMID_E_TPM_MEMORY when they have no key of

@@ -31,6 +31,7 @@
 #define AGENT_MAX_CONNS 128          /* concurrent connections */
 #define AGENT_IDLE_TIMEOUT_S 60      /* no request for this long: close */
 #define AGENT_STALL_TIMEOUT_S 10     /* reply pending, peer not reading */
+#define AGENT_FRAME_TIMEOUT_S 10     /* a request frame begun must be complete */
 #define AGENT_SHUTDOWN_FLUSH_MS 1000 /* SIGTERM: time to flush replies */
 /* A request that needs the TPM is answered within this (--tpm-timeout);
  * key creation and import, which take seconds on some TPMs, get

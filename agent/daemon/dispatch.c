@@ -53,15 +53,16 @@ log_safe(const char *s, char *buf, size_t n)
 }
 
 static int
-refuse(struct tbuf *reply, const struct peer *peer, enum wire_req type, const char *name,
-    int err, const char *why)
+refuse(const struct dispatch_ctx *d, struct tbuf *reply, const struct peer *peer,
+    enum wire_req type, const char *name, int err, const char *why)
 {
 	char msg[256], safe[TPMID_NAME_MAX + 16];
 
 	name = log_safe(name, safe, sizeof(safe));
-	log_warn("refused %s%s%s%s for uid %u pid %ld: %s", wire_req_name(type),
-	    name != NULL ? " '" : "", name != NULL ? name : "", name != NULL ? "'" : "",
-	    (unsigned)peer->uid, (long)peer->pid, why);
+	if (ratelog_allow(d, peer))
+		log_warn("refused %s%s%s%s for uid %u pid %ld: %s", wire_req_name(type),
+		    name != NULL ? " '" : "", name != NULL ? name : "", name != NULL ? "'" : "",
+		    (unsigned)peer->uid, (long)peer->pid, why);
 	/* The CLI names the identity itself; the message says why. */
 	snprintf(msg, sizeof(msg), "%s (uid %u)", why, (unsigned)peer->uid);
 	return reply_failure(reply, err, msg);
@@ -89,6 +90,26 @@ filter_list(struct dispatch_ctx *d, const struct peer *peer, struct id_info *a, 
 	*n = k;
 }
 
+/* status@tpmid for such a peer: whether the TPM answers and how many
+ * identities it may use; not the TCTI, the counters, how many PINs are
+ * held or handles nothing records, which are the owner's business. */
+static void
+filter_status(struct dispatch_ctx *d, const struct peer *peer, struct status_info *st)
+{
+	struct id_info *a = NULL;
+	size_t n = 0;
+	int ok = st->tpm_ok;
+
+	memset(st, 0, sizeof(*st));
+	st->tpm_ok = ok;
+	if (engine_list(d->engine, &a, &n) == 0) {
+		filter_list(d, peer, a, &n);
+		st->identities = (unsigned)n;
+	}
+	tpmid_clearerr();
+	id_info_free_array(a, n);
+}
+
 static int
 process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req type,
     struct tbuf *in, struct tbuf *reply)
@@ -106,13 +127,14 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req typ
 	/* A payload that does not parse exactly is a malformed frame: the
 	 * connection is closed (not answered), like OpenSSH's agent. */
 	if ((r = wire_get_request(type, in, &q)) < 0) {
-		log_info("malformed %s from uid %u pid %ld: closing the connection", ext,
-		    (unsigned)peer->uid, (long)peer->pid);
+		if (ratelog_allow(d, peer))
+			log_info("malformed %s from uid %u pid %ld: closing the connection", ext,
+			    (unsigned)peer->uid, (long)peer->pid);
 		return r;
 	}
 
 	if (desc->access == WIRE_ACCESS_OWNER && !peer_is_owner(d, peer)) {
-		r = refuse(reply, peer, type, q.name, TPMID_E_PERM,
+		r = refuse(d, reply, peer, type, q.name, TPMID_E_PERM,
 		    "permission denied: only the agent's owner and root may do this");
 		goto out;
 	}
@@ -120,7 +142,7 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req typ
 		tpmid_clearerr();
 		r = engine_check_access(d->engine, q.name, peer->uid, peer->gid);
 		if (r == TPMID_E_PERM) {
-			r = refuse(reply, peer, type, q.name, TPMID_E_PERM,
+			r = refuse(d, reply, peer, type, q.name, TPMID_E_PERM,
 			    "permission denied: not in the identity's allowed_uids/allowed_gids");
 			goto out;
 		}
@@ -129,7 +151,7 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req typ
 			 * /path", a malformed file): anyone else gets the same
 			 * answer for a missing identity as for a forbidden one,
 			 * so names and the store path cannot be probed. */
-			r = refuse(reply, peer, type, q.name, TPMID_E_PERM,
+			r = refuse(d, reply, peer, type, q.name, TPMID_E_PERM,
 			    "permission denied: not in the identity's allowed_uids/allowed_gids");
 			goto out;
 		}
@@ -148,17 +170,20 @@ process_tpmid(struct dispatch_ctx *d, const struct peer *peer, enum wire_req typ
 
 	tpmid_clearerr();
 	lname = log_safe(q.name, lbuf, sizeof(lbuf));
-	r = engine_call(d->engine, &q, &rep);
+	r = engine_call_peer(d->engine, peer->uid, &q, &rep);
 	/* A peer other than the owner lists only what it may use. */
 	if (r == 0 && desc->reply == WIRE_REPLY_LIST && !peer_is_owner(d, peer))
 		filter_list(d, peer, rep.list, &rep.n_list);
+	if (r == 0 && desc->reply == WIRE_REPLY_STATUS && !peer_is_owner(d, peer))
+		filter_status(d, peer, &rep.status);
 	if (r < 0) {
 		const char *msg = tpmid_errmsg(r);
 
-		log_info("%s%s%s%s for uid %u pid %ld failed: %s", ext,
-		    lname != NULL ? " '" : "", lname != NULL ? lname : "",
-		    lname != NULL ? "'" : "", (unsigned)peer->uid, (long)peer->pid,
-		    log_safe(msg, mbuf, sizeof(mbuf)));
+		if (ratelog_allow(d, peer))
+			log_info("%s%s%s%s for uid %u pid %ld failed: %s", ext,
+			    lname != NULL ? " '" : "", lname != NULL ? lname : "",
+			    lname != NULL ? "'" : "", (unsigned)peer->uid, (long)peer->pid,
+			    log_safe(msg, mbuf, sizeof(mbuf)));
 		r = reply_failure(reply, r, msg);
 		goto out;
 	}

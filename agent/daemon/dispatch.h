@@ -53,6 +53,9 @@ void dispatch_ctx_clear(struct dispatch_ctx *d);
  * (agent/daemon/worker.c), everything else is answered by the loop; a
  * frame that does not parse needs no TPM (the loop refuses it). */
 unsigned dispatch_tpm_flags(const uint8_t *msg, size_t len);
+/* Whether a log line caused by `peer` may be written (ratelog.c): always
+ * for the owner and root, else a bounded number per uid and window. */
+int ratelog_allow(const struct dispatch_ctx *d, const struct peer *peer);
 /* Whether the frame body is one of tpmid's requests (else ssh-agent's). */
 int dispatch_is_tpmid(const uint8_t *msg, size_t len);
 /* Append the failure reply of the frame's protocol: tpmid's (code and

@@ -26,6 +26,7 @@
 
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/dispatch.h"
+#include "agent/daemon/slots.h"
 #include "agent/daemon/worker.h"
 #include "agent/engine/engine.h"
 #include "agent/wire/wire.h"
@@ -44,14 +45,9 @@
  * connections stay small. */
 #define CONN_BUF_KEEP (16 * 1024)
 #define ACCEPT_PER_TURN 16
-/* Peers other than the agent's uid and root (group tpmid on a system
- * agent, uids an identity allows) share the table with the owner: without
- * a bound one such uid could hold every slot open (a byte every idle
- * period is enough) and lock the owner and everybody else out. They get at
- * most CONN_PER_UID_MAX connections per uid, and never the last
- * CONN_OWNER_RESERVE slots. */
-#define CONN_OWNER_RESERVE 16
-#define CONN_PER_UID_MAX 32
+/* Who gets a connection slot: slots.c. A frame must arrive whole within
+ * AGENT_FRAME_TIMEOUT_S of its first byte (capped by the idle timeout): a
+ * byte a second does not keep a connection open. */
 
 struct conn {
 	int fd;
@@ -59,6 +55,7 @@ struct conn {
 	struct tbuf *in;     /* secret: requests may carry PINs or keys */
 	struct tbuf *out;
 	struct timespec last; /* last progress (bytes in or out) */
+	struct timespec frame_start; /* first byte of the frame now in `in` */
 	int eof;             /* peer shut down its side */
 	struct job *job;     /* its request at the TPM worker, or NULL */
 };
@@ -136,24 +133,38 @@ new_inbuf(void)
 	return b;
 }
 
-/* May a new connection from `uid` take a slot (see CONN_OWNER_RESERVE)? */
+/* May a new connection from `p` take a slot (slots.c)? Closes another
+ * party's connection when that makes room fairly. */
 static int
-conn_slot_for(const struct agent *a, uid_t uid)
+conn_slot_for(struct agent *a, const struct peer *p)
 {
-	size_t i, mine = 0;
+	struct slot view[AGENT_MAX_CONNS];
+	const struct conn *c;
+	size_t i;
+	int k;
 
-	if (uid_owner_or_root(uid, a->d.agent_uid))
+	for (i = 0; i < a->nconns; i++) {
+		view[i].peer = a->conns[i]->peer;
+		view[i].last = a->conns[i]->last;
+		view[i].busy = a->conns[i]->job != NULL;
+	}
+	if ((k = slots_admit(view, a->nconns, AGENT_MAX_CONNS, p, a->d.agent_uid)) == SLOTS_TAKE)
 		return 1;
-	if (a->nconns >= AGENT_MAX_CONNS - CONN_OWNER_RESERVE)
+	if (k == SLOTS_REFUSE)
 		return 0;
-	for (i = 0; i < a->nconns; i++)
-		mine += a->conns[i]->peer.uid == uid;
-	return mine < CONN_PER_UID_MAX;
+	c = a->conns[k];
+	if (ratelog_allow(&a->d, p))
+		log_info("connection table full: closing the longest-idle connection of uid %u "
+		    "pid %ld for uid %u pid %ld", (unsigned)c->peer.uid, (long)c->peer.pid,
+		    (unsigned)p->uid, (long)p->pid);
+	conn_close(a, (size_t)k, "evicted for a fair share");
+	return 1;
 }
 
 static void
 do_accept(struct agent *a)
 {
+	struct peer pr;
 	struct conn *c;
 	struct ucred cr;
 	socklen_t sl;
@@ -175,7 +186,10 @@ do_accept(struct agent *a)
 			close(fd);
 			continue;
 		}
-		if (a->nconns >= AGENT_MAX_CONNS || !conn_slot_for(a, cr.uid)) {
+		pr.uid = cr.uid;
+		pr.gid = cr.gid;
+		pr.pid = cr.pid;
+		if (!conn_slot_for(a, &pr)) {
 			t = daemon_now();
 			if (ms_between(a->last_full_warn, t) > 10000 ||
 			    a->last_full_warn.tv_sec == 0) {
@@ -215,22 +229,24 @@ do_accept(struct agent *a)
  * first, then, once it is checked, the body. Returns 0, or negative when
  * the connection must be closed. */
 static int
-conn_read(struct conn *c)
+conn_read(struct agent *a, struct conn *c)
 {
 	uint8_t *p;
 	size_t need;
 	ssize_t n;
-	int r;
+	int r, empty;
 
 	for (;;) {
 		if ((r = wire_frame_missing(c->in, WIRE_REQUEST_MAX, &need)) < 0) {
-			log_info("uid %u pid %ld sent a frame %s; closing the connection",
-			    (unsigned)c->peer.uid, (long)c->peer.pid,
-			    r == TPMID_E_TOOBIG ? "over the 256 KiB limit" : "of length 0");
+			if (ratelog_allow(&a->d, &c->peer))
+				log_info("uid %u pid %ld sent a frame %s; closing the connection",
+				    (unsigned)c->peer.uid, (long)c->peer.pid,
+				    r == TPMID_E_TOOBIG ? "over the 256 KiB limit" : "of length 0");
 			return r;
 		}
 		if (need == 0)
 			return 0;
+		empty = tbuf_len(c->in) == 0;
 		if ((r = tbuf_reserve(c->in, need, &p)) < 0)
 			return r;
 		n = recv(c->fd, p, need, 0);
@@ -248,6 +264,8 @@ conn_read(struct conn *c)
 			return 0;
 		}
 		c->last = daemon_now();
+		if (empty)
+			c->frame_start = c->last;
 	}
 }
 
@@ -574,6 +592,8 @@ poll_timeout_ms(struct agent *a, struct timespec t, int tick_s)
 {
 	long long best = -1, left;
 	unsigned idle = a->cfg->idle_timeout_s ? a->cfg->idle_timeout_s : AGENT_IDLE_TIMEOUT_S;
+	long long frame_lim = (long long)(idle < AGENT_FRAME_TIMEOUT_S ? idle :
+	    AGENT_FRAME_TIMEOUT_S) * 1000;
 	size_t i;
 
 	if (tick_s >= 0)
@@ -586,6 +606,10 @@ poll_timeout_ms(struct agent *a, struct timespec t, int tick_s)
 			left = ms_between(t, a->conns[i]->job->deadline);
 		else
 			left = (long long)lim * 1000 - ms_between(a->conns[i]->last, t);
+		if (a->conns[i]->job == NULL && tbuf_len(a->conns[i]->in) > 0 &&
+		    !conn_has_frame(a->conns[i]) &&
+		    frame_lim - ms_between(a->conns[i]->frame_start, t) < left)
+			left = frame_lim - ms_between(a->conns[i]->frame_start, t);
 		if (left < 0)
 			left = 0;
 		if (best < 0 || left < best)
@@ -608,6 +632,8 @@ static void
 expire_idle(struct agent *a, struct timespec t)
 {
 	unsigned idle = a->cfg->idle_timeout_s ? a->cfg->idle_timeout_s : AGENT_IDLE_TIMEOUT_S;
+	long long frame_lim = (long long)(idle < AGENT_FRAME_TIMEOUT_S ? idle :
+	    AGENT_FRAME_TIMEOUT_S) * 1000;
 	size_t i = 0;
 
 	while (i < a->nconns) {
@@ -615,11 +641,22 @@ expire_idle(struct agent *a, struct timespec t)
 		int stalled = tbuf_len(c->out) > 0;
 		long long lim = (long long)(stalled ? AGENT_STALL_TIMEOUT_S : idle) * 1000;
 
+		/* A frame begun must be finished in time, however slowly
+		 * its bytes trickle in. */
+		if (c->job == NULL && tbuf_len(c->in) > 0 && !conn_has_frame(c) &&
+		    ms_between(c->frame_start, t) >= frame_lim) {
+			if (ratelog_allow(&a->d, &c->peer))
+				log_info("uid %u pid %ld did not complete a frame in %lld s; closing",
+				    (unsigned)c->peer.uid, (long)c->peer.pid, frame_lim / 1000);
+			conn_close(a, i, "frame timeout");
+			continue;
+		}
 		/* Waiting for the TPM is waiting for us (check_deadlines). */
 		if (c->job == NULL && ms_between(c->last, t) >= lim) {
 			if (stalled)
-				log_info("uid %u pid %ld stopped reading its replies; closing",
-				    (unsigned)c->peer.uid, (long)c->peer.pid);
+				if (ratelog_allow(&a->d, &c->peer))
+					log_info("uid %u pid %ld stopped reading its replies; closing",
+					    (unsigned)c->peer.uid, (long)c->peer.pid);
 			conn_close(a, i, stalled ? "not reading" : "idle timeout");
 			continue;
 		}
@@ -704,7 +741,7 @@ loop_run(struct agent *a)
 				conn_close(a, k, "write error");
 				continue;
 			}
-			if ((rev & POLLIN) && conn_read(c) < 0) {
+			if ((rev & POLLIN) && conn_read(a, c) < 0) {
 				conn_close(a, k, "read error or bad frame");
 				continue;
 			}

@@ -298,8 +298,9 @@ process_request_identities(struct dispatch_ctx *d, const struct peer *peer,
 		return 0;
 	}
 	if ((r = engine_list(d->engine, &list, &n)) < 0) {
-		log_warn("listing identities for uid %u pid %ld failed: %s",
-		    (unsigned)peer->uid, (long)peer->pid, tpmid_errmsg(r));
+		if (ratelog_allow(d, peer))
+			log_warn("listing identities for uid %u pid %ld failed: %s",
+			    (unsigned)peer->uid, (long)peer->pid, tpmid_errmsg(r));
 		return reply_failure(reply);
 	}
 	/* Refresh the SIGN_REQUEST cache with what the client now knows. */
@@ -373,31 +374,35 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 	    (r = tbuf_get_u32(req, &flags)) < 0 || (r = tbuf_expect_end(req)) < 0)
 		return r;
 	if (d->lock->locked) {
-		log_info("sign request from uid %u pid %ld refused: the agent is locked",
-		    (unsigned)peer->uid, (long)peer->pid);
+		if (ratelog_allow(d, peer))
+			log_info("sign request from uid %u pid %ld refused: the agent is locked",
+			    (unsigned)peer->uid, (long)peer->pid);
 		return reply_failure(reply);
 	}
 	/* Section 3.6.1 defines only the RSA hash flags, which do not apply
 	 * to ECDSA (RFC 5656 fixes the hash by curve) and are ignored. Any
 	 * other bit asks for a signature variant we cannot make: refuse. */
 	if ((flags & ~(uint32_t)SSH_AGENT_KNOWN_FLAGS) != 0) {
-		log_info("sign request from uid %u pid %ld refused: unsupported flags 0x%x",
-		    (unsigned)peer->uid, (long)peer->pid, flags);
+		if (ratelog_allow(d, peer))
+			log_info("sign request from uid %u pid %ld refused: unsupported flags 0x%x",
+			    (unsigned)peer->uid, (long)peer->pid, flags);
 		return reply_failure(reply);
 	}
 	if (blob_len > SSHAGENT_BLOB_MAX ||
 	    (r = find_identity(d, blob, blob_len, &id)) == TPMID_E_NOENT) {
-		log_info("sign request from uid %u pid %ld refused: no identity has that key",
-		    (unsigned)peer->uid, (long)peer->pid);
+		if (ratelog_allow(d, peer))
+			log_info("sign request from uid %u pid %ld refused: no identity has that key",
+			    (unsigned)peer->uid, (long)peer->pid);
 		r = reply_failure(reply);
 		goto out;
 	}
 	if (r < 0)
 		goto out;
 	if (engine_check_access(d->engine, id.name, peer->uid, peer->gid) < 0) {
-		log_warn("refused ssh sign with '%s' for uid %u pid %ld: permission denied "
-		    "(uid not allowed by the identity)", id.name, (unsigned)peer->uid,
-		    (long)peer->pid);
+		if (ratelog_allow(d, peer))
+			log_warn("refused ssh sign with '%s' for uid %u pid %ld: permission denied "
+			    "(uid not allowed by the identity)", id.name, (unsigned)peer->uid,
+			    (long)peer->pid);
 		r = reply_failure(reply);
 		goto out;
 	}
@@ -417,10 +422,10 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 	tpmid_clearerr();
 	if ((r = engine_sign_digest(d->engine, id.name, dg, dg_len, NULL, &der,
 	    &der_len)) < 0) {
-		if (r == TPMID_E_LOCKED)
+		if (r == TPMID_E_LOCKED && ratelog_allow(d, peer))
 			log_warn("identity '%s' needs unlocking: run tpmid unlock %s", id.name,
 			    id.name);
-		else
+		else if (r != TPMID_E_LOCKED && ratelog_allow(d, peer))
 			log_warn("ssh sign with '%s' for uid %u pid %ld failed: %s", id.name,
 			    (unsigned)peer->uid, (long)peer->pid, tpmid_errmsg(r));
 		r = reply_failure(reply);
@@ -468,9 +473,10 @@ peer_may_lock(const struct dispatch_ctx *d, const struct peer *peer, const char 
 {
 	if (uid_owner_or_root(peer->uid, d->agent_uid))
 		return 1;
-	log_warn("refused ssh-agent %s for uid %u pid %ld: permission denied "
-	    "(only the agent's owner and root may do this)", what, (unsigned)peer->uid,
-	    (long)peer->pid);
+	if (ratelog_allow(d, peer))
+		log_warn("refused ssh-agent %s for uid %u pid %ld: permission denied "
+		    "(only the agent's owner and root may do this)", what, (unsigned)peer->uid,
+		    (long)peer->pid);
 	return 0;
 }
 
@@ -490,8 +496,9 @@ process_lock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req,
 	/* Locking a locked agent fails (a second LOCK must not replace the
 	 * passphrase of the first). */
 	if (d->lock->locked || pass_len > SSHAGENT_LOCK_PASS_MAX) {
-		log_info("lock from uid %u pid %ld refused%s", (unsigned)peer->uid,
-		    (long)peer->pid, d->lock->locked ? ": already locked" : "");
+		if (ratelog_allow(d, peer))
+			log_info("lock from uid %u pid %ld refused%s", (unsigned)peer->uid,
+			    (long)peer->pid, d->lock->locked ? ": already locked" : "");
 		return reply_failure(reply);
 	}
 	secret_free(d->lock->pass);
@@ -522,8 +529,9 @@ process_unlock(struct dispatch_ctx *d, const struct peer *peer, struct tbuf *req
 		return reply_failure(reply);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (ts_before(&now, &d->lock->unlock_not_before)) {
-		log_info("unlock from uid %u pid %ld refused: too soon after a failed unlock",
-		    (unsigned)peer->uid, (long)peer->pid);
+		if (ratelog_allow(d, peer))
+			log_info("unlock from uid %u pid %ld refused: too soon after a failed unlock",
+			    (unsigned)peer->uid, (long)peer->pid);
 		return reply_failure(reply);
 	}
 	if (timingsafe_memeq(pass, pass_len, d->lock->pass->p, d->lock->pass->len) == 0) {
@@ -651,9 +659,10 @@ sshagent_process(struct dispatch_ctx *d, const struct peer *peer, uint8_t type,
 	case SSH_AGENTC_REMOVE_SMARTCARD_KEY:
 		/* Keys never enter or leave the agent in the clear: software
 		 * keys are not accepted, TPM keys are managed with the CLI. */
-		log_info("refused ssh-agent message %u from uid %u pid %ld: keys live in the "
-		    "TPM (use 'tpmid import' / 'tpmid delete')", type, (unsigned)peer->uid,
-		    (long)peer->pid);
+		if (ratelog_allow(d, peer))
+			log_info("refused ssh-agent message %u from uid %u pid %ld: keys live in the "
+			    "TPM (use 'tpmid import' / 'tpmid delete')", type, (unsigned)peer->uid,
+			    (long)peer->pid);
 		return reply_failure(reply);
 	default:
 		/* Section 3: unknown messages get SSH_AGENT_FAILURE. */

@@ -160,7 +160,7 @@ out:
 }
 
 int
-engine_tidy(struct engine *e)
+engine_tidy(struct engine *e, int scan)
 {
 	struct store_entry *se = NULL;
 	uint32_t *live = NULL;
@@ -178,7 +178,7 @@ engine_tidy(struct engine *e)
 				r = r2;
 		}
 	tpmid_clearerr();
-	if ((r2 = scan_orphans(e)) != 0 && r == 0)
+	if (scan && (r2 = scan_orphans(e)) != 0 && r == 0)
 		r = r2;
 out:
 	free(live);
@@ -227,9 +227,8 @@ engine_delete(struct engine *e, const char *name)
 		tpmid_err_restore(&saved);
 		goto out;
 	}
+	/* The handles nothing records are as they were: no rescan. */
 	r = store_delete_end(e->store, name, 0);
-	(void)scan_orphans(e);
-	tpmid_clearerr();
 out:
 	keyfile_free(kf);
 	return r;

@@ -158,44 +158,6 @@ engine_free(struct engine *e)
 }
 
 int
-engine_status(struct engine *e, struct status_info *ret)
-{
-	struct store_entry *se = NULL;
-	struct tpm *t;
-	size_t n = 0;
-	unsigned cnt;
-	int r;
-
-	memset(ret, 0, sizeof(*ret));
-	snprintf(ret->tcti, sizeof(ret->tcti), "%s", e->tcti);
-	/* The front cannot ask the TPM (a stalled TPM would stall status):
-	 * it reports how the TPM side last found it. */
-	if (e->front)
-		ret->tpm_ok = e->sh->tpm_ok && !e->sh->stalled;
-	else {
-		e->sh->tpm_ok = ret->tpm_ok = engine_tpm(e, &t) == 0 &&
-		    tpm_transient_count(t, &cnt) == 0;
-		if (ret->tpm_ok)
-			(void)engine_tidy(e);
-	}
-	tpmid_clearerr();
-	pthread_mutex_lock(&e->sh->mu);
-	ret->n_orphans = e->sh->n_orphans;
-	memcpy(ret->orphan, e->sh->orphan, sizeof(ret->orphan));
-	pthread_mutex_unlock(&e->sh->mu);
-	if ((r = store_list_names(e->store, &se, &n)) != 0)
-		return r;
-	store_list_free(se, n);
-	ret->identities = (unsigned)n;
-	ret->loaded = e->sh->loaded;
-	ret->max_loaded = e->max_loaded;
-	(void)pin_expire(e->sh, &ret->unlocked);
-	ret->signs = e->sh->signs;
-	ret->tpm_resets = e->sh->tpm_resets;
-	return 0;
-}
-
-int
 engine_tick(struct engine *e)
 {
 	return pin_expire(e->sh, NULL);

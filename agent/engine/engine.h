@@ -107,8 +107,12 @@ int engine_status(struct engine *e, struct status_info *ret);
  * (TPMID_E_SRK). `expect_hex` (NULL: trust on first use) pins the name the
  * SRK must have, for a store that has none recorded. With `persist`, also
  * make the H-2 SRK persistent at 0x81000001 (TPMID_E_HANDLE if another
- * object is there) so later starts skip CreatePrimary. */
-int engine_srk(struct engine *e, int persist, const char *expect_hex, char **ret_name_hex);
+ * object is there) so later starts skip CreatePrimary. With `ek_ca` (a PEM
+ * file of CAs), the name is the one the TPM's endorsement key vouches for
+ * (tpm_srk_verify_ek; refused if another is recorded or expected), and
+ * *ret_ek_text says what vouched. */
+int engine_srk(struct engine *e, int persist, const char *expect_hex, const char *ek_ca,
+    char **ret_name_hex, char **ret_ek_text);
 
 /* Access control: 0 if a peer with uid/gid may use identity `name` (the
  * engine's own uid, root, or listed in allowed_uids/allowed_gids),
@@ -120,6 +124,11 @@ int engine_check_access(struct engine *e, const char *name, uid_t uid, gid_t gid
  * makes them before, from the request table; in-process the caller is the
  * owner. Returns the operation's result. */
 int engine_call(struct engine *e, const struct wire_request *q, struct wire_reply *rep);
+/* engine_call() for a request from a socket peer of `uid`: what only the
+ * owner may do unchecked (a PIN that costs a dictionary-attack try) is
+ * held to the peer's share (budget.c). */
+int engine_call_peer(struct engine *e, uid_t uid, const struct wire_request *q,
+    struct wire_reply *rep);
 
 /* Housekeeping for the agent's loop: expire PIN timeouts, return seconds
  * until the next expiry (or -1 if none). */

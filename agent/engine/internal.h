@@ -5,13 +5,14 @@
  *
  *   request.c    the agent requests (agent/wire/requests.h) -> the below
  *   sign.c       signing, and the PINs held for it (unlock/lock)
+ *   budget.c     whether a PIN from another user may cost a TPM try
  *   provision.c  keygen, import, the SRK
  *   delete.c     delete, and what killed processes left (tombstones,
  *                persistent handles nothing records)
  *   cert.c       X.509 and OpenSSH certificates on identities
- *   info.c       info, list, the identity file as text
+ *   info.c       info, list, status, the identity file as text
  *   access.c     who may use an identity
- *   engine.c     lifecycle, recovery from TPM faults, status, housekeeping
+ *   engine.c     lifecycle, recovery from TPM faults, housekeeping
  *   cache.c      the identity entries (parsed file), the LRU of loaded
  *                keys, and the TPM connection they load into
  *   shared.c     what the agent's two engines share: held PINs, counters
@@ -70,6 +71,12 @@ struct shared {
 	unsigned n_orphans;
 };
 
+/* A wrong PIN from a peer other than the owner (budget.c). */
+struct peer_fail {
+	uid_t uid;
+	time_t at;               /* monotonic seconds; 0: free */
+};
+
 struct engine {
 	char *tcti;
 	struct store *store;
@@ -83,6 +90,11 @@ struct engine {
 	struct shared *sh;
 	unsigned rescan_seen;    /* sh->rescan as of the last entry_get */
 	int front;               /* never opens the TPM (engine_new_front) */
+	struct {
+		int set;         /* the request came from a socket peer... */
+		uid_t uid;       /* ...of this uid (engine_call_peer) */
+	} peer;
+	struct peer_fail peer_fail[32];
 	struct entry *entries;
 };
 
@@ -103,10 +115,21 @@ int engine_srk_name(struct engine *e, const uint8_t **ret, size_t *ret_len);
  * whether to retry (1) or give up with `r` (0). `keep` is not evicted. */
 int engine_recover(struct engine *e, int r, struct attempt *a, const struct entry *keep);
 
+/* budget.c */
+/* Before a PIN the caller sent (not a held one) goes to the TPM: 0 for the
+ * owner, root and in-process callers; for another peer, TPMID_E_LOCKOUT
+ * when the TPM's dictionary-attack tries are down to the owner's reserve
+ * or the uid gave a wrong PIN within the TPM's lockout interval. */
+int budget_peer_pin(struct engine *e, const char *name);
+/* That PIN was wrong (TPMID_E_BADPIN): count it against the peer's uid. */
+void budget_peer_failed(struct engine *e);
+
 /* delete.c */
-/* Finish the tombstones of killed processes (evicting their keys) and
- * count the persistent handles in tpmid's range that nothing records. */
-int engine_tidy(struct engine *e);
+/* Finish the tombstones of killed processes (evicting their keys) and,
+ * with `scan`, list the persistent handles in tpmid's range that nothing
+ * records (one TPM2_GetCapability). No TPM command when there is nothing
+ * to finish and no scan. */
+int engine_tidy(struct engine *e, int scan);
 
 /* cache.c */
 /* The TPM, opened on first need (and its SRK hint loaded). */

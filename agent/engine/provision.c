@@ -9,6 +9,7 @@
 
 #include <openssl/decoder.h>
 #include <openssl/evp.h>
+#include <openssl/x509_vfy.h>
 
 #include "agent/engine/internal.h"
 #include "agent/format/ec.h"
@@ -116,7 +117,7 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 			goto out;
 		/* A killed keygen's key is evicted by the next process, and a
 		 * handle it held is free again. */
-		(void)engine_tidy(e);
+		(void)engine_tidy(e, 0);
 		tpmid_clearerr();
 		if (persist == PERSIST_AUTO && (r = tpm_free_persistent(e->tpm, &handle)) != 0)
 			goto out;
@@ -338,16 +339,65 @@ out:
 	return r;
 }
 
+/* The SRK name the TPM's endorsement key vouches for (tss/ek.c), with
+ * `ca_file` the CAs its certificate must verify up to; *ret_text says
+ * what vouched. */
+static int
+srk_from_ek(struct engine *e, const char *ca_file, uint8_t **ret, size_t *ret_len,
+    char **ret_text)
+{
+	struct tpm_ek_report rep;
+	X509_STORE *trust = NULL;
+	struct tpm *t;
+	int r;
+
+	*ret = NULL;
+	*ret_len = 0;
+	*ret_text = NULL;
+	if ((trust = X509_STORE_new()) == NULL)
+		return TPMID_E_NOMEM;
+	if (X509_STORE_load_file(trust, ca_file) != 1) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "--ek-ca %s: no PEM certificates could be read",
+		    ca_file);
+		goto out;
+	}
+	if ((r = engine_tpm(e, &t)) != 0 || (r = tpm_srk_verify_ek(t, trust, &rep)) != 0)
+		goto out;
+	if ((*ret = malloc(rep.srk_name_len)) == NULL) {
+		r = TPMID_E_NOMEM;
+		goto out;
+	}
+	memcpy(*ret, rep.srk_name, rep.srk_name_len);
+	*ret_len = rep.srk_name_len;
+	if (asprintf(ret_text, "%s endorsement key (%s%08x), certificate NV 0x%08x serial "
+	    "%s issued by %s, verified up to %s", rep.what,
+	    rep.ek_handle ? "persistent 0x" : "template L-2, not persistent", rep.ek_handle,
+	    rep.nv, rep.serial, rep.issuer, ca_file) < 0) {
+		*ret_text = NULL;
+		r = TPMID_E_NOMEM;
+	}
+out:
+	if (r != 0) {
+		free(*ret);
+		*ret = NULL;
+		*ret_len = 0;
+	}
+	X509_STORE_free(trust);
+	return r;
+}
+
 int
-engine_srk(struct engine *e, int persist, const char *expect_hex, char **ret_name_hex)
+engine_srk(struct engine *e, int persist, const char *expect_hex, const char *ek_ca,
+    char **ret_name_hex, char **ret_ek_text)
 {
 	const uint8_t *name;
-	uint8_t *want = NULL, *recorded = NULL;
-	size_t len, want_len = 0, recorded_len = 0;
+	uint8_t *want = NULL, *recorded = NULL, *verified = NULL;
+	size_t len, want_len = 0, recorded_len = 0, verified_len = 0;
 	struct tpm *t;
 	int r;
 
 	*ret_name_hex = NULL;
+	*ret_ek_text = NULL;
 	if (expect_hex != NULL) {
 		if (hex_decode(expect_hex, &want, &want_len) != 0 || want_len < 2 ||
 		    want_len > 2 + 64)
@@ -366,6 +416,32 @@ engine_srk(struct engine *e, int persist, const char *expect_hex, char **ret_nam
 	}
 	if ((r = engine_tpm(e, &t)) != 0)
 		goto out;
+	if (ek_ca != NULL) {
+		if ((r = srk_from_ek(e, ek_ca, &verified, &verified_len, ret_ek_text)) != 0)
+			goto out;
+		if (want != NULL &&
+		    timingsafe_memeq(want, want_len, verified, verified_len) != 0) {
+			r = tpmid_seterr(TPMID_E_SRK, "--expect names another storage root key than "
+			    "the one the TPM's endorsement key vouches for");
+			goto out;
+		}
+		free(recorded);
+		recorded = NULL;
+		if (store_srk_name_get(e->store, &recorded, &recorded_len) == 0 &&
+		    recorded_len > 0 &&
+		    timingsafe_memeq(recorded, recorded_len, verified, verified_len) != 0) {
+			r = tpmid_seterr(TPMID_E_SRK, "the storage root key recorded in %s/.srk-name "
+			    "is not the one this TPM's endorsement key vouches for: it was recorded "
+			    "through an interposer, or the TPM was cleared since (then remove "
+			    ".srk-name; the keys made before are gone)", store_dir(e->store));
+			goto out;
+		}
+		tpmid_clearerr();
+		free(want);
+		want = verified;
+		want_len = verified_len;
+		verified = NULL;
+	}
 	if (want != NULL)
 		tpm_srk_hint(t, want, want_len);
 	if ((r = engine_srk_name(e, &name, &len)) != 0)
@@ -375,7 +451,12 @@ engine_srk(struct engine *e, int persist, const char *expect_hex, char **ret_nam
 	if ((*ret_name_hex = hex_encode(name, len)) == NULL)
 		r = TPMID_E_NOMEM;
 out:
+	if (r != 0) {
+		free(*ret_ek_text);
+		*ret_ek_text = NULL;
+	}
 	free(want);
 	free(recorded);
+	free(verified);
 	return r;
 }

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "agent/engine/engine.h"
+#include "agent/engine/internal.h"
 #include "common/err.h"
 
 typedef int (*req_handler)(struct engine *, const struct wire_request *, struct wire_reply *);
@@ -123,5 +123,18 @@ engine_call(struct engine *e, const struct wire_request *q, struct wire_reply *r
 		wire_reply_clear(rep);
 		rep->type = q->type;
 	}
+	return r;
+}
+
+int
+engine_call_peer(struct engine *e, uid_t uid, const struct wire_request *q,
+    struct wire_reply *rep)
+{
+	int r;
+
+	e->peer.set = 1;
+	e->peer.uid = uid;
+	r = engine_call(e, q, rep);
+	e->peer.set = 0;
 	return r;
 }

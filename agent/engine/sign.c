@@ -83,7 +83,11 @@ engine_sign_digest(struct engine *e, const char *name, const uint8_t *digest,
 		    "got %zu bytes", name, c->nist, c->digest_len, digest_len);
 	if ((r = pick_pin(e, en, pin, &use, &held)) != 0)
 		return r;
+	if (use != NULL && held == NULL && (r = budget_peer_pin(e, name)) != 0)
+		return r;
 	r = entry_sign(e, en, digest, digest_len, use, ret_der, ret_len);
+	if (r == TPMID_E_BADPIN && held == NULL)
+		budget_peer_failed(e);
 	/* A held PIN the TPM rejects (the key's auth was changed behind our
 	 * back) must not be replayed: every later sign would cost another
 	 * dictionary-attack try until lockout. Forget it; the user unlocks
@@ -136,9 +140,13 @@ engine_unlock(struct engine *e, const char *name, const struct secret *pin,
 		return tpmid_seterr(TPMID_E_CURVE, "identity '%s': unknown algorithm", name);
 	if (RAND_bytes(dg, c->digest_len) != 1)
 		return tpmid_seterr(TPMID_E_NOMEM, "no random bytes");
+	if ((r = budget_peer_pin(e, name)) != 0)
+		return r;
 	/* The TPM is the judge of the PIN: one signature proves it. */
 	r = entry_sign(e, en, dg, c->digest_len, pin, &der, &der_len);
 	free(der);
+	if (r == TPMID_E_BADPIN)
+		budget_peer_failed(e);
 	if (r != 0)
 		return r;
 	return pin_hold(e->sh, en, pin, timeout_s);

@@ -82,7 +82,14 @@ grep -q '^shared ' "$T/list" || fail "uid 65534 does not see 'shared': $(cat "$T
 run_ok nobody export shared --tss2 --out "$T/nobody/shared.tss2"
 grep -q -- '-----BEGIN TSS2 PRIVATE KEY-----' "$T/nobody/shared.tss2" || fail "uid 65534: export of 'shared'"
 grep -q '^private ' "$T/list" && fail "uid 65534 sees 'private'"
-pass "allowed_uids [65534] lets uid 65534 use 'shared' only"
+# status tells another uid what it may use, not what the owner does.
+nobody status >"$T/status" 2>&1 || fail "uid 65534: status: $(cat "$T/status")"
+grep -q '^identities: *1$' "$T/status" || fail "uid 65534's status counts identities it may not use: $(cat "$T/status")"
+grep -q '^signatures: *0$' "$T/status" || fail "uid 65534's status shows the owner's sign counter: $(cat "$T/status")"
+grep -q "^tcti: *$" "$T/status" || fail "uid 65534's status shows the TCTI: $(cat "$T/status")"
+"$TPMID" status >"$T/status"
+grep -q '^identities: *2$' "$T/status" || fail "the owner's status: $(cat "$T/status")"
+pass "allowed_uids [65534] lets uid 65534 use 'shared' only, and its status shows only that"
 
 # allowed_gids: the peer's group (SO_PEERCRED's gid) grants access too.
 python3 - "$TPMID_STORE/shared.json" <<'PY'
@@ -189,6 +196,30 @@ n=$(raw flood)
 [ "$n" -le 32 ] || fail "uid 65534 holds $n connections (cap 32)"
 [ "$n" -ge 1 ] || fail "uid 65534 got no connection at all"
 pass "ssh-agent LOCK/UNLOCK owner-only, names sanitized in logs, per-uid connection cap ($n)"
+
+# What another uid can make the agent log is bounded: 300 refused requests
+# in a burst used to write 300 lines.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+before=$(grep -c "for uid 65534" "$T/agent.log" || true)
+cat >"$T/nobody/flood.py" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+def string(b):
+    return struct.pack(">I", len(b)) + b
+body = b"\x1b" + string(b"delete@tpmid") + string(b"shared")
+for _ in range(300):
+    s.sendall(struct.pack(">I", len(body)) + body)
+    n = struct.unpack(">I", s.recv(4))[0]
+    while n > 0:
+        n -= len(s.recv(n))
+EOF
+chmod 644 "$T/nobody/flood.py"
+as_nobody "$PY" "$T/nobody/flood.py" "$TPMID_SOCKET" || fail "the flood client failed"
+after=$(grep -c "for uid 65534" "$T/agent.log" || true)
+[ $((after - before)) -le 25 ] || fail "300 refusals of uid 65534 wrote $((after - before)) log lines"
+pass "300 refusals in a burst: $((after - before)) log lines"
 
 stop_agent
 check_no_transient

@@ -29,12 +29,13 @@ now_ms() { date +%s%3N; }
 start_agent --tpm-timeout "$tmo"
 run_ok "$TPMID" unlock kp --pin-file "$T/pin"
 
-# client N: signs in a loop until $T/stop exists; one line per request:
-# "ok MS", or "fail MS message".
+# client N: signs in a loop until $T/stop exists (or $T is gone: a failed
+# test must not leave it spinning); one line per request: "ok MS", or
+# "fail MS message".
 client() {
 	local n=$1 k s e sig=$T/c$1.sig
 	case $((n % 3)) in 0) k=k1 ;; 1) k=k2 ;; *) k=kp ;; esac
-	while [ ! -e "$T/stop" ]; do
+	while [ ! -e "$T/stop" ] && [ -d "$T" ]; do
 		s=$(now_ms)
 		if timeout 60 "$TPMID" sign "$k" --in "$T/msg" --out "$sig" 2>"$T/c$n.err"; then
 			e=$(now_ms)
@@ -50,22 +51,40 @@ client() {
 
 rm -f "$T/stop"
 cpids=""
-for n in 1 2 3 4 5 6 7 8; do client "$n" & cpids="$cpids $!"; done
+for n in 1 2 3 4 5 6 7 8; do
+	client "$n" &
+	cpids="$cpids $!"
+	_track $!
+done
 sleep 1
+
+# round: list + ssh-add -L + status; prints its milliseconds.
+round() {
+	local s e
+	s=$(now_ms)
+	timeout 10 "$TPMID" list >"$T/list" 2>"$T/err" || fail "list ($1): $(cat "$T/err")"
+	[ "$(grep -c . "$T/list")" -ge 3 ] || fail "list ($1) shows: $(cat "$T/list")"
+	timeout 10 ssh-add -L >"$T/keys" 2>"$T/err" || fail "ssh-add -L ($1): $(cat "$T/err")"
+	grep -qF "$(cut -d' ' -f2 "$T/k1.pub")" "$T/keys" || fail "ssh-add -L ($1) lacks k1"
+	timeout 10 "$TPMID" status >"$T/status" 2>"$T/err" || fail "status ($1): $(cat "$T/err")"
+	e=$(now_ms)
+	echo $((e - s))
+}
+# The same rounds under the same client load with the TPM answering: what
+# this machine takes to start the programs (ASan builds, a busy CI host).
+base=0
+for _ in 1 2 3; do
+	ms=$(round "before the stall")
+	[ "$ms" -gt "$base" ] && base=$ms
+done
 
 kill -STOP "$SWTPM_PID"
 t0=$(now_ms)
 lists=0
 worst=0
 while [ $(($(now_ms) - t0)) -lt 20000 ]; do
-	s=$(now_ms)
-	timeout 10 "$TPMID" list >"$T/list" 2>"$T/err" || fail "list during the stall: $(cat "$T/err")"
-	[ "$(grep -c . "$T/list")" -ge 3 ] || fail "list during the stall shows: $(cat "$T/list")"
-	timeout 10 ssh-add -L >"$T/keys" 2>"$T/err" || fail "ssh-add -L during the stall: $(cat "$T/err")"
-	grep -qF "$(cut -d' ' -f2 "$T/k1.pub")" "$T/keys" || fail "ssh-add -L lacks k1 during the stall"
-	timeout 10 "$TPMID" status >"$T/status" 2>"$T/err" || fail "status during the stall: $(cat "$T/err")"
-	e=$(now_ms)
-	[ $((e - s)) -gt "$worst" ] && worst=$((e - s))
+	ms=$(round "during the stall")
+	[ "$ms" -gt "$worst" ] && worst=$ms
 	lists=$((lists + 1))
 	sleep 0.3
 done
@@ -78,12 +97,16 @@ fi
 ssh_ms=$(($(now_ms) - s))
 [ "$ssh_ms" -lt $(((tmo + 3) * 1000)) ] || fail "ssh-keygen -Y sign took $ssh_ms ms during the stall"
 kill -CONT "$SWTPM_PID"
-log "stall: $lists rounds of list + ssh-add -L + status, the slowest $worst ms; ssh sign refused in $ssh_ms ms"
-[ "$worst" -lt 2000 ] || fail "a list/ssh-add -L/status round took $worst ms during the stall"
+log "stall: $lists rounds of list + ssh-add -L + status, the slowest $worst ms (before the stall: $base ms); ssh sign refused in $ssh_ms ms"
+# Served without the TPM, a round takes what it takes with the TPM
+# answering; waiting for the TPM it would take the 2 s timeout at least,
+# or (before) fail after 5 s and hang for minutes.
+lim=$((base * 2 > 2000 ? base * 2 : 2000))
+[ "$worst" -lt "$lim" ] || fail "a list/ssh-add -L/status round took $worst ms during the stall (before: $base ms)"
 
 sleep 3
 touch "$T/stop"
-for p in $cpids; do wait "$p" || true; done
+for p in $cpids; do wait "$p" || true; _untrack "$p"; done
 
 # Every request ended within the timeout (+ slack); failures say why in one
 # line; each client succeeded after the stall.

@@ -78,10 +78,16 @@ test_name_other_namealg_refused(void **state)
 
 	(void)state;
 	load_pub(RFC6979_PUB, sizeof(RFC6979_PUB), &pub);
-	pub.publicArea.nameAlg = TPM2_ALG_SHA384;
+	pub.publicArea.nameAlg = TPM2_ALG_SM3_256;
 	name.size = 7;
 	assert_int_equal(tss_object_name(&pub, &name), TPMID_E_UNSUPPORTED);
 	assert_int_equal(name.size, 0);
+	/* SHA-384 (a P-384 EK's) is named with its own algorithm. */
+	pub.publicArea.nameAlg = TPM2_ALG_SHA384;
+	assert_int_equal(tss_object_name(&pub, &name), 0);
+	assert_int_equal(name.size, 2 + 48);
+	assert_int_equal(name.name[0], 0x00);
+	assert_int_equal(name.name[1], 0x0c);
 }
 
 /* Marshaling back gives the TPM's bytes: the vector round-trips. */
