@@ -54,6 +54,13 @@ bio_text(BIO *bio, char **ret)
 }
 
 int
+pem_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	/* PEM_do_header() fails with "bad password read". */
+	return -1;
+}
+
+int
 ec_pem_from_pkey(EVP_PKEY *pk, char **ret)
 {
 	BIO *bio = NULL;
@@ -99,7 +106,7 @@ ec_spki_from_pem(const char *pem, uint8_t **ret, size_t *ret_len)
 		return TPMID_E_FORMAT;
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
 		return TPMID_E_NOMEM;
-	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, pem_no_passphrase, NULL)) == NULL) {
 		ERR_clear_error();
 		r = TPMID_E_FORMAT;
 		goto out;

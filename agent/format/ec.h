@@ -32,4 +32,11 @@ int ec_pem_from_pkey(EVP_PKEY *pk, char **ret);
  * writers of agent/format/). TPMID_E_NOMEM when empty or out of memory. */
 int bio_text(BIO *bio, char **ret);
 
+/* The pem_password_cb for every PEM_read_bio_*() of agent/format/: it
+ * refuses. Given NULL instead, OpenSSL asks for the passphrase of a block
+ * marked "Proc-Type: 4,ENCRYPTED" (RFC 1421 section 4.6.1.1) on the
+ * terminal or standard input (PEM_def_callback), even for a certificate
+ * or a public key. */
+int pem_no_passphrase(char *buf, int size, int rwflag, void *u);
+
 #endif
