@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -37,6 +38,40 @@ ec_pkey_curve(EVP_PKEY *pk, const struct curve_info **ret)
 		return tpmid_seterr(TPMID_E_CURVE, "EC key on curve %s: only P-256 and P-384 are "
 		    "supported", group);
 	return 0;
+}
+
+int
+ec_privkey_decode(const uint8_t *data, size_t len, EVP_PKEY **ret)
+{
+	OSSL_DECODER_CTX *dctx = NULL;
+	EVP_PKEY *pk = NULL;
+	const unsigned char *p = data;
+	const struct curve_info *c;
+	size_t left = len;
+	int r = 0;
+
+	*ret = NULL;
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL,
+	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL);
+	if (dctx == NULL)
+		return TPMID_E_NOMEM;
+	/* No passphrase callback: an encrypted key fails here ("No password
+	 * method specified"); OSSL_DECODER, unlike PEM_read_bio_*(), has no
+	 * terminal fallback. */
+	if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pk == NULL) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "not a TSS2 PRIVATE KEY, OpenSSH private key or "
+		    "unencrypted PEM/DER (PKCS#8, SEC1) private key");
+		goto out;
+	}
+	if ((r = ec_pkey_curve(pk, &c)) != 0)
+		goto out;
+	*ret = pk;
+	pk = NULL;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pk);
+	OSSL_DECODER_CTX_free(dctx);
+	return r;
 }
 
 int
