@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/decoder.h>
 #include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 
@@ -260,38 +259,6 @@ out:
 	return r;
 }
 
-/* A software EC private key: PEM or DER, PKCS#8 or SEC1 (OpenSSL's
- * decoders try each), P-256 or P-384, wrapped into the TPM by TPM2_Import. */
-static int
-decode_ec_key(const uint8_t *data, size_t len, EVP_PKEY **ret)
-{
-	OSSL_DECODER_CTX *dctx = NULL;
-	EVP_PKEY *pk = NULL;
-	const unsigned char *p = data;
-	const struct curve_info *c;
-	size_t left = len;
-	int r = 0;
-
-	*ret = NULL;
-	dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL,
-	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL);
-	if (dctx == NULL)
-		return TPMID_E_NOMEM;
-	if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pk == NULL) {
-		r = tpmid_seterr(TPMID_E_FORMAT, "not a TSS2 PRIVATE KEY, OpenSSH private key or "
-		    "unencrypted PEM/DER (PKCS#8, SEC1) private key");
-		goto out;
-	}
-	if ((r = ec_pkey_curve(pk, &c)) != 0)
-		goto out;
-	*ret = pk;
-	pk = NULL;
-out:
-	EVP_PKEY_free(pk);
-	OSSL_DECODER_CTX_free(dctx);
-	return r;
-}
-
 int
 engine_import(struct engine *e, const char *name, const uint8_t *data, size_t len,
     const struct secret *pin, struct id_info *ret)
@@ -315,7 +282,7 @@ engine_import(struct engine *e, const char *name, const uint8_t *data, size_t le
 		return r;
 	if (keyfile_is_pem((const char *)data, len))
 		return import_tss2(e, name, data, len, pin, ret);
-	if ((r = decode_ec_key(data, len, &pk)) != 0)
+	if ((r = ec_privkey_decode(data, len, &pk)) != 0)
 		return r;
 	for (;;) {
 		if ((r = engine_tpm(e, &t)) == 0 &&

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -40,6 +41,40 @@ ec_pkey_curve(EVP_PKEY *pk, const struct curve_info **ret)
 }
 
 int
+ec_privkey_decode(const uint8_t *data, size_t len, EVP_PKEY **ret)
+{
+	OSSL_DECODER_CTX *dctx = NULL;
+	EVP_PKEY *pk = NULL;
+	const unsigned char *p = data;
+	const struct curve_info *c;
+	size_t left = len;
+	int r = 0;
+
+	*ret = NULL;
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pk, NULL, NULL, NULL,
+	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL);
+	if (dctx == NULL)
+		return TPMID_E_NOMEM;
+	/* No passphrase callback: an encrypted key fails here ("No password
+	 * method specified"); OSSL_DECODER, unlike PEM_read_bio_*(), has no
+	 * terminal fallback. */
+	if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pk == NULL) {
+		r = tpmid_seterr(TPMID_E_FORMAT, "not a TSS2 PRIVATE KEY, OpenSSH private key or "
+		    "unencrypted PEM/DER (PKCS#8, SEC1) private key");
+		goto out;
+	}
+	if ((r = ec_pkey_curve(pk, &c)) != 0)
+		goto out;
+	*ret = pk;
+	pk = NULL;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pk);
+	OSSL_DECODER_CTX_free(dctx);
+	return r;
+}
+
+int
 bio_text(BIO *bio, char **ret)
 {
 	char *p;
@@ -51,6 +86,13 @@ bio_text(BIO *bio, char **ret)
 	if ((*ret = strdup_n(p, (size_t)n)) == NULL)
 		return TPMID_E_NOMEM;
 	return 0;
+}
+
+int
+pem_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	/* PEM_do_header() fails with "bad password read". */
+	return -1;
 }
 
 int
@@ -99,7 +141,7 @@ ec_spki_from_pem(const char *pem, uint8_t **ret, size_t *ret_len)
 		return TPMID_E_FORMAT;
 	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
 		return TPMID_E_NOMEM;
-	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+	if ((pk = PEM_read_bio_PUBKEY(bio, NULL, pem_no_passphrase, NULL)) == NULL) {
 		ERR_clear_error();
 		r = TPMID_E_FORMAT;
 		goto out;

@@ -20,6 +20,12 @@ const EVP_MD *ec_md(const struct curve_info *c);
  * TPMID_E_CURVE (detail names the key type or curve) otherwise. */
 int ec_pkey_curve(EVP_PKEY *pk, const struct curve_info **ret);
 
+/* A software EC private key as `tpmid import` takes it: PEM or DER,
+ * PKCS#8 or SEC1 (OpenSSL's decoders try each), unencrypted. TPMID_E_FORMAT
+ * if it is none of those, TPMID_E_CURVE unless it is a P-256 or P-384 key.
+ * The caller frees *ret (OpenSSL clears EC private keys on free). */
+int ec_privkey_decode(const uint8_t *data, size_t len, EVP_PKEY **ret);
+
 /* PEM "PUBLIC KEY" -> DER SubjectPublicKeyInfo in fresh memory.
  * TPMID_E_FORMAT if it does not parse. */
 int ec_spki_from_pem(const char *pem, uint8_t **ret, size_t *ret_len);
@@ -31,5 +37,12 @@ int ec_pem_from_pkey(EVP_PKEY *pk, char **ret);
 /* What a memory BIO holds, as a fresh NUL-terminated string (for the PEM
  * writers of agent/format/). TPMID_E_NOMEM when empty or out of memory. */
 int bio_text(BIO *bio, char **ret);
+
+/* The pem_password_cb for every PEM_read_bio_*() of agent/format/: it
+ * refuses. Given NULL instead, OpenSSL asks for the passphrase of a block
+ * marked "Proc-Type: 4,ENCRYPTED" (RFC 1421 section 4.6.1.1) on the
+ * terminal or standard input (PEM_def_callback), even for a certificate
+ * or a public key. */
+int pem_no_passphrase(char *buf, int size, int rwflag, void *u);
 
 #endif

@@ -50,7 +50,6 @@
 #define SSHKEY_END "-----END OPENSSH PRIVATE KEY-----"
 #define SSHKEY_MAGIC "openssh-key-v1" /* followed by a NUL */
 #define SSHKEY_TEXT_MAX (64 * 1024)
-#define SSHKEY_ROUNDS_MAX (1u << 20)
 
 /* ---- bcrypt_pbkdf ------------------------------------------------------ */
 
@@ -709,9 +708,17 @@ sshkey_parse_private(const uint8_t *text, size_t len, const struct secret *passp
 		}
 		if (tbuf_get_string_direct(&kdf, &salt, &salt_len) < 0 ||
 		    tbuf_get_u32(&kdf, &rounds) < 0 || tbuf_expect_end(&kdf) < 0 ||
-		    salt_len == 0 || salt_len > 1024 || rounds == 0 ||
-		    rounds > SSHKEY_ROUNDS_MAX)
+		    salt_len == 0 || salt_len > 1024 || rounds == 0)
 			goto bad;
+		/* Before the passphrase is asked for: no point in asking for a
+		 * key we will not decrypt. */
+		if (rounds > SSHKEY_ROUNDS_MAX) {
+			r = tpmid_seterr(TPMID_E_UNSUPPORTED,
+			    "OpenSSH private key: %u bcrypt rounds, more than the %u tpmid "
+			    "accepts (ssh-keygen's default is 16; re-encrypt the key with "
+			    "ssh-keygen -p -a 100)", rounds, SSHKEY_ROUNDS_MAX);
+			goto out;
+		}
 		if (passphrase == NULL) {
 			r = tpmid_seterr(TPMID_E_NEEDPIN,
 			    "the OpenSSH private key is protected by a passphrase");

@@ -318,7 +318,7 @@ read_cert(const char *cert_pem, X509 **ret)
 	*ret = NULL;
 	if ((bio = BIO_new_mem_buf(cert_pem, -1)) == NULL)
 		return TPMID_E_NOMEM;
-	*ret = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	*ret = PEM_read_bio_X509(bio, NULL, pem_no_passphrase, NULL);
 	BIO_free(bio);
 	if (*ret == NULL) {
 		ERR_clear_error();
@@ -356,7 +356,7 @@ x509_cert_matches(const char *cert_pem, const char *spki_pem, char **ret_norm_pe
 	if ((r = read_cert(cert_pem, &x)) != 0)
 		goto out;
 	if (spki_pem == NULL || (bio = BIO_new_mem_buf(spki_pem, -1)) == NULL ||
-	    (pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+	    (pk = PEM_read_bio_PUBKEY(bio, NULL, pem_no_passphrase, NULL)) == NULL) {
 		ERR_clear_error();
 		r = tpmid_seterr(TPMID_E_FORMAT, "identity public key does not parse");
 		goto out;
@@ -413,7 +413,7 @@ x509_bundle_normalize(const char *pem, char **ret)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+	while ((x = PEM_read_bio_X509(in, NULL, pem_no_passphrase, NULL)) != NULL) {
 		r = cert_to_pem(x, outb);
 		X509_free(x);
 		if (r != 0)

@@ -11,7 +11,8 @@
 # BUILDDIR/fuzz/corpus/<target>/). A crash, leak or timeout is written to
 # tests/fuzz/corpus/<target>/ so it is kept as a regression input.
 # Environment: FUZZ_MAX_LEN (default 65536), FUZZ_TIMEOUT (per input,
-# default 10 s).
+# default 10 s), FUZZ_SECONDS_<target> (e.g. FUZZ_SECONDS_fuzz_x509=5: that
+# target's time instead of SECONDS).
 set -eu
 
 [ $# -ge 2 ] || { echo "usage: $0 SRCDIR BUILDDIR [SECONDS]" >&2; exit 2; }
@@ -47,10 +48,12 @@ run_all() {
 			fi
 		fi
 
-		echo "== $name: fuzzing for ${secs}s"
+		tsecs=$secs
+		eval "tsecs=\${FUZZ_SECONDS_$name:-\$tsecs}"
+		echo "== $name: fuzzing for ${tsecs}s"
 		# New corpus entries go to $work (first dir); findings to $seed.
 		# shellcheck disable=SC2086
-		if ! "$bin" $opts -max_total_time="$secs" -print_final_stats=1 \
+		if ! "$bin" $opts -max_total_time="$tsecs" -print_final_stats=1 \
 			-artifact_prefix="$seed/" "$work" "$seed" >"$out/$name.log" 2>&1; then
 			echo "FAIL: $name: finding kept in $seed (log: $out/$name.log)" >&2
 			tail -n 40 "$out/$name.log" >&2

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -27,6 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "agent/format/ec.h"
 #include "agent/format/x509.h"
 #include "common/err.h"
 #include "common/util.h"
@@ -1002,6 +1004,79 @@ test_bundle_normalize(void **state)
 	EVP_PKEY_free(a);
 }
 
+/* --- encrypted PEM blocks -------------------------------------------------- */
+
+/* `pem` with RFC 1421 encryption headers after its BEGIN line. */
+static char *
+mark_encrypted(const char *pem)
+{
+	static const char hdr[] = "Proc-Type: 4,ENCRYPTED\n"
+	    "DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF\n\n";
+	const char *nl = strchr(pem, '\n');
+	char *head, *s;
+
+	assert_non_null(nl);
+	head = strdup_n(pem, (size_t)(nl + 1 - pem));
+	assert_non_null(head);
+	s = concat3(head, hdr, nl + 1);
+	free(head);
+	return s;
+}
+
+/* A certificate, CA bundle or public key marked encrypted is refused as
+ * malformed; nothing asks for a passphrase. With OpenSSL's default
+ * callback the agent (set-cert) and the CLI (cert --set) used to prompt
+ * "Enter PEM pass phrase:" on their terminal, or read the line from
+ * standard input, which is where this test looks. */
+static void
+test_encrypted_pem_no_prompt(void **state)
+{
+	EVP_PKEY *k = keygen(CURVE_P256);
+	char *cert = cert_pem(k), *pub = spki_pem(k);
+	char *enc_cert = mark_encrypted(cert), *enc_pub = mark_encrypted(pub), *both, *out;
+	uint8_t *spki, *der;
+	size_t spki_len, der_len;
+	int fds[2], saved;
+	char c;
+
+	(void)state;
+	spki_der(k, &spki, &spki_len);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "passphrase\n", 11), 11);
+	close(fds[1]);
+	fflush(stdout);
+	assert_true((saved = dup(STDIN_FILENO)) >= 0);
+	assert_true(dup2(fds[0], STDIN_FILENO) >= 0);
+	close(fds[0]);
+
+	assert_int_equal(x509_cert_matches(enc_cert, pub, NULL), TPMID_E_FORMAT);
+	assert_int_equal(x509_cert_matches_spki(enc_cert, spki, spki_len), TPMID_E_FORMAT);
+	out = (char *)&out;
+	assert_int_equal(x509_bundle_normalize(enc_cert, &out), TPMID_E_FORMAT);
+	assert_null(out);
+	assert_int_equal(x509_cert_matches(cert, enc_pub, NULL), TPMID_E_FORMAT);
+	assert_int_equal(ec_spki_from_pem(enc_pub, &der, &der_len), TPMID_E_FORMAT);
+	/* The broken second block of a bundle too. */
+	both = concat3(cert, enc_cert, "");
+	assert_int_equal(x509_bundle_normalize(both, &out), TPMID_E_FORMAT);
+	assert_errmsg_has(TPMID_E_FORMAT, "certificate 2");
+	free(both);
+	assert_int_equal(ERR_peek_error(), 0);
+
+	/* Standard input still holds what was written to it. */
+	assert_int_equal(read(STDIN_FILENO, &c, 1), 1);
+	assert_int_equal(c, 'p');
+	assert_true(dup2(saved, STDIN_FILENO) >= 0);
+	close(saved);
+
+	free(spki);
+	free(enc_pub);
+	free(enc_cert);
+	free(pub);
+	free(cert);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -1025,6 +1100,7 @@ main(void)
 		cmocka_unit_test(test_cert_matches),
 		cmocka_unit_test(test_cert_matches_garbage),
 		cmocka_unit_test(test_bundle_normalize),
+		cmocka_unit_test(test_encrypted_pem_no_prompt),
 	};
 
 	/* Before anything allocates through libcrypto. */
