@@ -49,8 +49,9 @@ mkdir_0700(const char *p)
 int
 held_dir(char **ret)
 {
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	char *dir = NULL;
+	const char *rt = getenv("XDG_RUNTIME_DIR"), *tmp;
+	char *dir = NULL, run[64];
+	struct stat st;
 	int r;
 
 	*ret = NULL;
@@ -60,8 +61,19 @@ held_dir(char **ret)
 		r = asprintf(&dir, "%s/tpmid-held", rt);
 	else if (geteuid() == 0)
 		r = asprintf(&dir, "/run/tpmid-held");
-	else
-		r = asprintf(&dir, "/run/user/%u/tpmid-held", (unsigned)geteuid());
+	else {
+		snprintf(run, sizeof(run), "/run/user/%u", (unsigned)geteuid());
+		/* No runtime directory (su, containers): beside the agent's
+		 * fallback socket directory (client_default_socket), private
+		 * and ours or refused by mkdir_0700(). */
+		if (stat(run, &st) == 0 && S_ISDIR(st.st_mode))
+			r = asprintf(&dir, "%s/tpmid-held", run);
+		else {
+			if ((tmp = getenv("TMPDIR")) == NULL || *tmp != '/')
+				tmp = "/tmp";
+			r = asprintf(&dir, "%s/tpmid-%u-held", tmp, (unsigned)geteuid());
+		}
+	}
 	if (r < 0)
 		return TPMID_E_NOMEM;
 	if ((r = mkdir_0700(dir)) < 0) {

@@ -107,7 +107,8 @@ socket_dir(const char *path, int system_mode)
 		return 0;
 	}
 	if (errno != EEXIST)
-		return tpmid_seterr(TPMID_E_IO, "cannot create socket directory %s: %s", dir,
+		return tpmid_seterr(TPMID_E_IO, "cannot create socket directory %s: %s (set "
+		    "XDG_RUNTIME_DIR to a private directory, or give --socket PATH)", dir,
 		    strerror(errno));
 	if (stat(dir, &st) < 0)
 		return tpmid_seterr(TPMID_E_IO, "%s: %s", dir, strerror(errno));

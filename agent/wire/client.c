@@ -41,7 +41,8 @@ char *
 client_default_socket(void)
 {
 	const char *s;
-	char *p = NULL;
+	char *p = NULL, run[64];
+	struct stat st;
 
 	if ((s = getenv("TPMID_SOCKET")) != NULL && *s != '\0')
 		return strdup(s);
@@ -50,7 +51,19 @@ client_default_socket(void)
 			return NULL;
 		return p;
 	}
-	if (asprintf(&p, "/run/user/%u/tpmid/agent.sock", (unsigned)getuid()) < 0)
+	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)getuid());
+	if (stat(run, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (asprintf(&p, "%s/tpmid/agent.sock", run) < 0)
+			return NULL;
+		return p;
+	}
+	/* No per-user runtime directory (root, su, containers): a private
+	 * directory under $TMPDIR, as ssh-agent makes. The agent creates it
+	 * 0700 and refuses one another uid made; the CLI trusts a socket
+	 * there only from an agent of its own uid or root (client_connect). */
+	if ((s = getenv("TMPDIR")) == NULL || *s != '/')
+		s = "/tmp";
+	if (asprintf(&p, "%s/tpmid-%u/agent.sock", s, (unsigned)getuid()) < 0)
 		return NULL;
 	return p;
 }

@@ -9,7 +9,9 @@
 struct client;
 
 /* Default socket path: $TPMID_SOCKET, else $XDG_RUNTIME_DIR/tpmid/agent.sock,
- * else /run/user/<uid>/tpmid/agent.sock. Fresh string, NULL without memory. */
+ * else /run/user/<uid>/tpmid/agent.sock when that directory exists, else
+ * ${TMPDIR:-/tmp}/tpmid-<uid>/agent.sock. Fresh string, NULL without
+ * memory. */
 char *client_default_socket(void);
 /* Connect to `path` (NULL: the default) and check who listens before
  * anything is sent (PROTOCOL.md section 6). 0 with `*ret` set;
