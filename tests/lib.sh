@@ -34,7 +34,10 @@ _swtpms=""
 
 export TPMID_STORE="$T/store"
 export XDG_RUNTIME_DIR="$T/run"
-export TPMID_SOCKET="$T/run/tpmid/agent.sock"
+# The default socket under $XDG_RUNTIME_DIR, not exported: a socket named
+# by TPMID_SOCKET must answer (no fallback to the TPM), and tests rely on
+# the fallback of the default one.
+TPMID_SOCKET="$T/run/tpmid/agent.sock"
 export HOME="$T/home"
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"

@@ -2,6 +2,7 @@
  * in-process (backend.h). The commands never need to know which. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/cli/backend.h"
@@ -11,6 +12,7 @@ int
 backend_open(const struct backend_opts *o, struct backend *ret)
 {
 	struct engine_cfg cfg;
+	const char *env;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -22,6 +24,13 @@ backend_open(const struct backend_opts *o, struct backend *ret)
 		 * fails must not be silently bypassed (it owns the TPM). */
 		if (r != TPMID_E_NOAGENT || o->agent_only)
 			return r;
+		/* Nor an agent the user named: opening the TPM and the store
+		 * here instead would put keys where the user did not ask
+		 * (contrib/sshd's host key in root's own store). */
+		if (o->socket != NULL || ((env = getenv("TPMID_SOCKET")) != NULL && *env != '\0'))
+			return tpmid_seterr(r, "%s (named by %s); start the agent there, or use "
+			    "--direct to open the TPM without it", tpmid_errmsg(r),
+			    o->socket != NULL ? "--socket" : "TPMID_SOCKET");
 		tpmid_clearerr();
 	}
 	memset(&cfg, 0, sizeof(cfg));
