@@ -579,8 +579,10 @@ out:
 	return r;
 }
 
-int
-store_delete_begin(struct store *s, const char *name)
+/* Move identity `name` from its file to this process's tombstone, or back
+ * (never over a file made meanwhile). */
+static int
+move_identity(struct store *s, const char *name, int to_tombstone)
 {
 	char *path = NULL, *tomb = NULL;
 	int r;
@@ -591,12 +593,20 @@ store_delete_begin(struct store *s, const char *name)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	if ((r = move_locked(s, path, tomb, 0)) == TPMID_E_NOENT)
+	if (!to_tombstone)
+		r = move_locked(s, tomb, path, 1);
+	else if ((r = move_locked(s, path, tomb, 0)) == TPMID_E_NOENT)
 		r = tpmid_seterr(r, "identity '%s' not found in %s", name, s->dir);
 out:
 	free(path);
 	free(tomb);
 	return r;
+}
+
+int
+store_delete_begin(struct store *s, const char *name)
+{
+	return move_identity(s, name, 1);
 }
 
 int
@@ -628,20 +638,7 @@ out:
 int
 store_delete_undo(struct store *s, const char *name)
 {
-	char *path = NULL, *tomb = NULL;
-	int r;
-
-	if ((r = check_name(name)) < 0)
-		return r;
-	if ((path = store_path(s, name)) == NULL || (tomb = tombstone_path(s, name, 0)) == NULL) {
-		r = TPMID_E_NOMEM;
-		goto out;
-	}
-	r = move_locked(s, tomb, path, 1);
-out:
-	free(path);
-	free(tomb);
-	return r;
+	return move_identity(s, name, 0);
 }
 
 int
