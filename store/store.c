@@ -540,6 +540,30 @@ out:
 	return r;
 }
 
+/* Parse the identity file at `path` (NULL: e->name's own file) into
+ * e->id; a broken one gives e->err and e->error instead, so that a listing
+ * shows it beside the good ones. 0: keep the entry; 1: the file is gone
+ * (removed while we looked); TPMID_E_NOMEM. */
+static int
+entry_fill(struct store *s, const char *path, struct store_entry *e)
+{
+	char *own = NULL;
+	int r;
+
+	if (path == NULL && (path = own = store_path(s, e->name)) == NULL)
+		return TPMID_E_NOMEM;
+	r = load_path(s, path, e->name, &e->id, NULL);
+	free(own);
+	if (r == 0 || r == TPMID_E_NOMEM)
+		return r;
+	if (r == TPMID_E_NOENT)
+		return 1;
+	e->err = r;
+	if ((e->error = strdup(tpmid_errmsg(r))) == NULL)
+		return TPMID_E_NOMEM;
+	return 0;
+}
+
 /* ".<name>.json.deleting.<pid>": the process that wrote it finishes it,
  * or, once that process is dead, whoever looks next. */
 static char *
@@ -726,18 +750,10 @@ store_list_deleting(struct store *s, int all, struct store_entry **ret, size_t *
 			r = TPMID_E_NOMEM;
 			goto out;
 		}
-		if ((r = load_path(s, path, name, &e[n].id, NULL)) < 0) {
-			if (r == TPMID_E_NOMEM)
-				goto out;
-			if (r == TPMID_E_NOENT) /* finished while we looked */
-				continue;
-			e[n].err = r;
-			if ((e[n].error = strdup(tpmid_errmsg(r))) == NULL) {
-				r = TPMID_E_NOMEM;
-				goto out;
-			}
-		}
-		n++;
+		if ((r = entry_fill(s, path, &e[n])) < 0)
+			goto out;
+		if (r == 0) /* else finished while we looked */
+			n++;
 	}
 	*ret = e;
 	*ret_n = n;
@@ -825,20 +841,10 @@ list_dir(struct store *s, int load, struct store_entry **ret, size_t *ret_n)
 		memset(&e[n], 0, sizeof(e[n]));
 		if (!entry_name(de->d_name, e[n].name))
 			continue;
-		/* A broken file is an entry with its error, so `list` can show
-		 * it next to the good ones. */
-		if (load && (r = store_load(s, e[n].name, &e[n].id, NULL)) < 0) {
-			if (r == TPMID_E_NOMEM)
-				goto out;
-			if (r == TPMID_E_NOENT) /* deleted while we looked */
-				continue;
-			e[n].err = r;
-			if ((e[n].error = strdup(tpmid_errmsg(r))) == NULL) {
-				r = TPMID_E_NOMEM;
-				goto out;
-			}
-		}
-		n++;
+		if (load && (r = entry_fill(s, NULL, &e[n])) < 0)
+			goto out;
+		if (!load || r == 0) /* else deleted while we looked */
+			n++;
 	}
 	if (n > 0)
 		qsort(e, n, sizeof(*e), entry_cmp);
