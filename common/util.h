@@ -66,6 +66,18 @@ int hex_decode(const char *s, uint8_t **ret, size_t *ret_len);
 /* Parse an unsigned 32-bit number (decimal or 0x-hex), whole string. */
 int parse_u32(const char *s, uint32_t *ret);
 
+/* Whether `v` is among the `n` values of `a` (TPM handle lists). */
+static inline int
+u32_in(const uint32_t *a, size_t n, uint32_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] == v)
+			return 1;
+	return 0;
+}
+
 /* The one "owner or root" rule (PROTOCOL.md sections 3 and 6): full
  * access for `owner` itself and the superuser. */
 static inline int

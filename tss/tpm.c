@@ -137,17 +137,6 @@ out:
 	return r;
 }
 
-static int
-contains(const TPM2_HANDLE *a, size_t n, TPM2_HANDLE h)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (a[i] == h)
-			return 1;
-	return 0;
-}
-
 static void held_changed(struct tpm *t);
 
 /* TPM2_FlushContext by handle number (through SAPI: no ESYS_TR needed). */
@@ -168,7 +157,7 @@ hset_add(struct hset *s, TPM2_HANDLE h)
 	TPM2_HANDLE *na;
 	size_t nn;
 
-	if (contains(s->h, s->n, h))
+	if (u32_in(s->h, s->n, h))
 		return;
 	if (s->n == s->a) {
 		nn = s->a ? s->a * 2 : 8;
@@ -349,7 +338,7 @@ tpm_recover(struct tpm *t, int *ret_reset)
 	for (i = 0; i < n_owned; i++)
 		(void)flush_number(t, owned[i]);
 	for (i = 0; i < n_now; i++)
-		if (!contains(owned, n_owned, now[i]) && !contains(t->foreign, t->n_foreign, now[i]))
+		if (!u32_in(owned, n_owned, now[i]) && !u32_in(t->foreign, t->n_foreign, now[i]))
 			(void)flush_number(t, now[i]);
 	r = 0;
 out:
@@ -515,7 +504,7 @@ tpm_flush_dead(struct tpm *t, const struct tpm_held *dead, const uint32_t *claim
 		return 0;
 	for (i = 0; i < dead->n; i++) {
 		h = dead->handles[i];
-		if (contains(t->owned.h, t->owned.n, h) || contains(claimed, n_claimed, h))
+		if (u32_in(t->owned.h, t->owned.n, h) || u32_in(claimed, n_claimed, h))
 			continue;
 		if (flush_number(t, h) == TSS2_RC_SUCCESS)
 			n++;
@@ -525,9 +514,9 @@ tpm_flush_dead(struct tpm *t, const struct tpm_held *dead, const uint32_t *claim
 		goto out;
 	for (i = 0; i < n_now; i++) {
 		h = now[i];
-		if (contains(dead->known, dead->n_known, h) ||
-		    contains(dead->handles, dead->n, h) || contains(claimed, n_claimed, h) ||
-		    contains(t->owned.h, t->owned.n, h))
+		if (u32_in(dead->known, dead->n_known, h) ||
+		    u32_in(dead->handles, dead->n, h) || u32_in(claimed, n_claimed, h) ||
+		    u32_in(t->owned.h, t->owned.n, h))
 			continue;
 		if (flush_number(t, h) == TSS2_RC_SUCCESS)
 			n++;

@@ -16,6 +16,7 @@
 #include "agent/engine/internal.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "store/keyfile.h"
 
 /* Evict the persistent key at `handle`. The key may have been evicted
@@ -88,17 +89,6 @@ out:
 	return r;
 }
 
-static int
-has_handle(const uint32_t *h, size_t n, uint32_t handle)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (h[i] == handle)
-			return 1;
-	return 0;
-}
-
 /* A tombstone of a process that is gone: evict its key unless a live
  * identity records the handle (the process died after writing the file),
  * then remove the tombstone. A handle-only identity (no key blob) cannot
@@ -113,7 +103,7 @@ finish_tombstone(struct engine *e, const struct store_entry *se, const uint32_t 
 	int r = 0;
 
 	if (id != NULL && id->handle != 0 && id->key_pem != NULL &&
-	    !has_handle(live, nlive, id->handle)) {
+	    !u32_in(live, nlive, id->handle)) {
 		if ((r = keyfile_parse_pem(id->key_pem, strlen(id->key_pem), &kf)) != 0)
 			goto out;
 		if ((r = evict_checked(e, id->handle, kf)) != 0) {
@@ -146,7 +136,7 @@ scan_orphans(struct engine *e)
 		goto out;
 	pthread_mutex_lock(&e->sh->mu);
 	for (i = 0; i < n; i++)
-		if (!has_handle(rec, nrec, in_tpm[i])) {
+		if (!u32_in(rec, nrec, in_tpm[i])) {
 			if (k < WIRE_ORPHANS_MAX)
 				e->sh->orphan[k] = in_tpm[i];
 			k++;
