@@ -119,6 +119,35 @@ put_list(FILE *f, const char *key, const uint32_t *h, size_t n)
 	fputc('\n', f);
 }
 
+/* The kernel's start time of `pid` (clock ticks since boot; proc(5),
+ * /proc/PID/stat field 22), 0 when unknown. With the pid it names one
+ * process: a pid alone does not once pids wrap - a killed agent's record
+ * read as alive because a new process had its pid, and its objects stayed
+ * in the TPM. */
+static unsigned long long
+proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and ')': count the
+	 * fields from its last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (i = 3; i <= 22 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	return p != NULL ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 int
 held_put(const char *dir, const char *tcti, const struct held_record *rec)
 {
@@ -139,6 +168,7 @@ held_put(const char *dir, const char *tcti, const struct held_record *rec)
 	put_list(f, "handles", rec->handles, rec->n);
 	fprintf(f, "pending %d\n", rec->pending ? 1 : 0);
 	put_list(f, "known", rec->known, rec->n_known);
+	fprintf(f, "start %llu\n", proc_start(rec->pid));
 	if (fclose(f) != 0) {
 		r = TPMID_E_NOMEM;
 		goto out;
@@ -199,13 +229,19 @@ parse_record(const char *text, const char *tcti, struct held_record *rec)
 	if (sscanf(p, "pending %d\n", &rec->pending) != 1 || (nl = strchr(p, '\n')) == NULL)
 		return TPMID_E_FORMAT;
 	p = nl + 1;
-	return get_list(&p, "known", &rec->known, &rec->n_known);
+	if ((r = get_list(&p, "known", &rec->known, &rec->n_known)) < 0)
+		return r;
+	/* Absent in records of older versions: the pid alone decides. */
+	if (sscanf(p, "start %llu\n", &rec->start) != 1)
+		rec->start = 0;
+	return 0;
 }
 
 int
 held_list(const char *dir, const char *tcti, struct held_record **ret, size_t *ret_n)
 {
 	struct held_record *a = NULL, *na, rec;
+	unsigned long long st;
 	char prefix[32], *path = NULL, *end;
 	uint8_t *text = NULL;
 	struct dirent *de;
@@ -253,6 +289,10 @@ held_list(const char *dir, const char *tcti, struct held_record **ret, size_t *r
 			tpmid_clearerr();
 			continue;
 		}
+		/* Another process with the writer's pid is not the writer. */
+		if (rec.alive && rec.start != 0 && (st = proc_start(rec.pid)) != 0 &&
+		    st != rec.start)
+			rec.alive = 0;
 		if ((na = reallocarray(a, n + 1, sizeof(*a))) == NULL) {
 			free(rec.handles);
 			free(rec.known);

@@ -28,6 +28,7 @@ struct held_record {
 	int pending;
 	uint32_t *known;
 	size_t n_known;
+	unsigned long long start; /* the writer's start time (/proc), 0: unknown */
 };
 
 /* The records directory ($XDG_RUNTIME_DIR/tpmid-held; /run/tpmid-held for

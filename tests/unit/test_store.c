@@ -802,6 +802,45 @@ test_held_records(void **state)
 	assert_int_equal(held_list(f->dir, "swtpm:port=1", &got, &n), 0);
 	assert_int_equal(n, 0);
 	held_records_free(got, n);
+	/* A living process with the writer's pid but another start time is
+	 * not the writer (pids wrap): its record is a dead one's. */
+	rec.pid = getppid();
+	rec.n = 1;
+	assert_int_equal(held_put(f->dir, "swtpm:port=1", &rec), 0);
+	{
+		char suffix[32], *path = NULL, buf[4096], *st;
+		struct dirent *de;
+		DIR *d = opendir(f->dir);
+		size_t len;
+
+		snprintf(suffix, sizeof(suffix), ".%ld", (long)getppid());
+		assert_non_null(d);
+		while ((de = readdir(d)) != NULL) {
+			size_t l = strlen(de->d_name), sl = strlen(suffix);
+
+			if (de->d_name[0] != '.' && l > sl && strcmp(de->d_name + l - sl, suffix) == 0)
+				assert_true(asprintf(&path, "%s/%s", f->dir, de->d_name) > 0);
+		}
+		closedir(d);
+		assert_non_null(path);
+		assert_non_null(fp = fopen(path, "r"));
+		len = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+		buf[len] = '\0';
+		assert_non_null(st = strstr(buf, "start "));
+		assert_true(strtoull(st + 6, NULL, 10) > 0);
+		strcpy(st, "start 1\n");
+		assert_non_null(fp = fopen(path, "w"));
+		fputs(buf, fp);
+		fclose(fp);
+		free(path);
+	}
+	assert_int_equal(held_list(f->dir, "swtpm:port=1", &got, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].pid, getppid());
+	assert_false(got[0].alive);
+	held_records_free(got, n);
+	assert_int_equal(held_remove(f->dir, "swtpm:port=1", getppid()), 0);
 	/* A record that does not parse is skipped, not trusted. */
 	assert_int_equal(held_remove(f->dir, "swtpm:port=2", dead), 0);
 	rec.pid = dead;
