@@ -190,6 +190,21 @@ strdup_n(const void *p, size_t n)
 }
 
 char *
+path_absolute(const char *path)
+{
+	char *cwd, *s;
+
+	if (*path == '/')
+		return strdup(path);
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		return NULL;
+	if (asprintf(&s, "%s/%s", cwd, path) < 0)
+		s = NULL;
+	free(cwd);
+	return s;
+}
+
+char *
 hex_encode(const uint8_t *p, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -57,6 +57,10 @@ int write_all(int fd, const void *p, size_t len);
  * reads past `n`: for buffers that are not strings (BIO memory, ASN.1
  * string data). Returns NULL on allocation failure. */
 char *strdup_n(const void *p, size_t n);
+/* `path` made absolute against the working directory (no other change):
+ * a daemon that chdir()s to "/" must still find what it was told. Fresh
+ * string; NULL with errno set on failure. */
+char *path_absolute(const char *path);
 
 /* Lower-case hex encoding; returns NUL-terminated fresh string or NULL. */
 char *hex_encode(const uint8_t *p, size_t len);

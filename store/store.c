@@ -15,6 +15,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -145,6 +146,49 @@ ensure_dir(const char *dir)
 	return check_dir(dir, &missing);
 }
 
+/* One spelling per directory: absolute (a daemon that chdir()s to "/"
+ * must still find it), through symlinks when it exists, no trailing
+ * slashes (they would double up in every path we print). */
+static int
+canonical_dir(char **dir)
+{
+	char *abs, *real;
+	size_t n;
+
+	if ((abs = path_absolute(*dir)) == NULL)
+		return tpmid_seterr(TPMID_E_IO, "%s: cannot resolve the store directory: %s",
+		    *dir, strerror(errno));
+	free(*dir);
+	*dir = abs;
+	if ((real = realpath(*dir, NULL)) != NULL) {
+		free(*dir);
+		*dir = real;
+	}
+	for (n = strlen(*dir); n > 1 && (*dir)[n - 1] == '/'; n--)
+		(*dir)[n - 1] = '\0';
+	return 0;
+}
+
+int
+store_resolve_dir(const char *dir, char **ret)
+{
+	int r;
+
+	*ret = NULL;
+	if (dir != NULL) {
+		if (*dir == '\0')
+			return tpmid_seterr(TPMID_E_INVAL, "empty store directory name");
+		if ((*ret = strdup(dir)) == NULL)
+			return TPMID_E_NOMEM;
+	} else if ((r = default_dir(ret)) < 0)
+		return r;
+	if ((r = canonical_dir(ret)) < 0) {
+		free(*ret);
+		*ret = NULL;
+	}
+	return r;
+}
+
 int
 store_open(const char *dir, int create, struct store **ret)
 {
@@ -154,25 +198,16 @@ store_open(const char *dir, int create, struct store **ret)
 	*ret = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return TPMID_E_NOMEM;
-	if (dir != NULL) {
-		if (*dir == '\0') {
-			r = tpmid_seterr(TPMID_E_INVAL, "empty store directory name");
-			goto out;
-		}
-		if ((s->dir = strdup(dir)) == NULL) {
-			r = TPMID_E_NOMEM;
-			goto out;
-		}
-	} else if ((r = default_dir(&s->dir)) < 0)
+	if ((r = store_resolve_dir(dir, &s->dir)) < 0)
 		goto out;
-	/* Trailing slashes would double up in every path we print. */
-	for (size_t n = strlen(s->dir); n > 1 && s->dir[n - 1] == '/'; n--)
-		s->dir[n - 1] = '\0';
 	if (create)
 		r = ensure_dir(s->dir);
 	else
 		r = check_dir(s->dir, &missing);
 	if (r < 0)
+		goto out;
+	/* Created just now: its real path is known only from here on. */
+	if ((r = canonical_dir(&s->dir)) < 0)
 		goto out;
 	*ret = s;
 	s = NULL;

@@ -34,6 +34,9 @@ struct store_stamp {
  * group- or world-writable, is refused with TPMID_E_PERM (like sshd's
  * StrictModes): whoever can write it can swap identity files. */
 int store_open(const char *dir, int create, struct store **ret);
+/* The directory store_open() would use, as it would spell it: absolute,
+ * symlinks resolved when it exists. Fresh string. */
+int store_resolve_dir(const char *dir, char **ret);
 void store_free(struct store *s);
 const char *store_dir(const struct store *s);
 /* Full path of an identity's file ("<dir>/<name>.json"); fresh string. */

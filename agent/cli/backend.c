@@ -7,6 +7,73 @@
 
 #include "agent/cli/backend.h"
 #include "common/err.h"
+#include "store/store.h"
+
+/* The value the user gave for a setting, and where: the option, else the
+ * environment variable; NULL when neither (the default applies). */
+static const char *
+explicit_value(const char *opt, const char *optname, const char *var, const char **ret_src)
+{
+	const char *e;
+
+	if (opt != NULL) {
+		*ret_src = optname;
+		return opt;
+	}
+	if ((e = getenv(var)) != NULL && *e != '\0') {
+		*ret_src = var;
+		return e;
+	}
+	return NULL;
+}
+
+static int
+mismatch(const struct backend_opts *o, const char *what, const char *src, const char *want,
+    const char *have)
+{
+	char *sock = o->socket != NULL ? strdup(o->socket) : client_default_socket();
+	int r;
+
+	if (*have == '\0')
+		r = tpmid_seterr(TPMID_E_INVAL, "%s names %s %s, but the agent at %s does not "
+		    "show this user its %s; use --direct to open %s without the agent",
+		    src, what, want, sock ? sock : "?", what, want);
+	else
+		r = tpmid_seterr(TPMID_E_INVAL, "%s names %s %s, but the agent at %s serves %s %s; "
+		    "use --direct to open %s without the agent, or --socket for an agent "
+		    "that serves it", src, what, want, sock ? sock : "?", what, have, want);
+	free(sock);
+	return r;
+}
+
+/* An agent serves its own store and TPM. When the user named a store or a
+ * TPM (option or environment), they must be the agent's, or the command
+ * would quietly act on ones the user did not ask for: a key made in the
+ * agent's store when another was named. */
+static int
+agent_matches(const struct backend_opts *o, struct client *c)
+{
+	struct wire_request q = { .type = WIRE_REQ_STATUS };
+	struct wire_reply rep;
+	const char *tcti, *store, *tsrc = NULL, *ssrc = NULL;
+	char *dir = NULL;
+	int r;
+
+	tcti = explicit_value(o->tcti, "--tcti", "TPMID_TCTI", &tsrc);
+	store = explicit_value(o->store_dir, "--store", "TPMID_STORE", &ssrc);
+	if (tcti == NULL && store == NULL)
+		return 0;
+	if ((r = client_call(c, &q, &rep)) < 0)
+		return r;
+	if (store != NULL && (r = store_resolve_dir(store, &dir)) == 0 &&
+	    strcmp(dir, rep.status.store) != 0)
+		r = mismatch(o, "store", ssrc, dir, rep.status.store);
+	if (r == 0 && tcti != NULL && strcmp(tcti, rep.status.tcti) != 0)
+		r = mismatch(o, "TPM", tsrc, tcti, rep.status.tcti);
+	free(dir);
+	wire_reply_clear(&rep);
+	return r;
+}
 
 int
 backend_open(const struct backend_opts *o, struct backend *ret)
@@ -18,6 +85,11 @@ backend_open(const struct backend_opts *o, struct backend *ret)
 	memset(ret, 0, sizeof(*ret));
 	if (!o->direct) {
 		r = client_connect(o->socket, &ret->client);
+		if (r == 0 && (r = agent_matches(o, ret->client)) < 0) {
+			client_free(ret->client);
+			ret->client = NULL;
+			return r;
+		}
 		if (r == 0)
 			return 0;
 		/* Only "nobody listens" falls back: an agent that answers but

@@ -25,7 +25,9 @@ struct backend_opts {
 /* Connect to the agent if its socket answers, else open the engine (which
  * touches the TPM only when a request needs it). A socket the user named
  * (`socket`, or $TPMID_SOCKET) must answer: only the default one falls
- * back (TPMID_E_NOAGENT otherwise, saying to use --direct). */
+ * back (TPMID_E_NOAGENT otherwise, saying to use --direct). A store or TPM
+ * the user named (`store_dir`/`tcti` or $TPMID_STORE/$TPMID_TCTI) must be
+ * the agent's (TPMID_E_INVAL otherwise, naming both). */
 int backend_open(const struct backend_opts *o, struct backend *ret);
 void backend_close(struct backend *b);
 

@@ -25,7 +25,7 @@ int cli_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "tpmid <cmd>: <message>\n" + "Try 'tpmid <cmd> --help'." ; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* PIN / passphrase input (cli_pin.c). */
+/* PIN / passphrase input (pin.c). */
 int cli_read_pin_file(const char *path, struct secret **ret);
 int cli_read_pin_stdin(struct secret **ret);
 /* What is asked for: its name in messages and its longest length. */
@@ -40,7 +40,7 @@ extern const struct cli_secret_kind cli_passphrase; /* TPMID_PASSPHRASE_MAX */
 int cli_prompt_secret(const char *prompt, const struct cli_secret_kind *kind, int confirm,
     struct secret **ret);
 
-/* Shared helpers for the cmd_*.c files (cli.c, cli_pin.c). */
+/* Shared helpers for the commands (output.c, pin.c). */
 
 /* Where a PIN comes from: at most one of these is set. */
 struct cli_pin_opt {
@@ -78,6 +78,9 @@ int cli_pin_get(const struct cli_pin_opt *o, const char *prompt, int confirm,
 
 /* Report a getopt_long() error (`c` is '?' or ':') as a usage error. */
 int cli_getopt_error(const char *cmd, int c, char **argv);
+/* Flush stdout; TPMID_E_IO (with a detail) when what was printed could not
+ * be written (a full disk, a closed pipe). */
+int cli_flush_stdout(void);
 /* 1 if stdout is a terminal (binary output must not go there). */
 int cli_stdout_is_tty(void);
 /* Write output to `path` (NULL or "-": stdout). A file is written to a
@@ -98,10 +101,10 @@ int cmd_csr(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
-int cmd_unlock(int argc, char **argv);   /* cmd_agent.c */
-int cmd_lock(int argc, char **argv);     /* cmd_agent.c */
-int cmd_status(int argc, char **argv);   /* cmd_agent.c */
-int cmd_ssh_cert(int argc, char **argv); /* cmd_ssh.c */
-int cmd_srk(int argc, char **argv);      /* cmd_srk.c */
+int cmd_unlock(int argc, char **argv);   /* unlock.c */
+int cmd_lock(int argc, char **argv);     /* unlock.c */
+int cmd_status(int argc, char **argv);
+int cmd_ssh_cert(int argc, char **argv);
+int cmd_srk(int argc, char **argv);
 
 #endif

@@ -147,6 +147,10 @@ cmd_list(int argc, char **argv)
 			    auth_str(&a[i]), handle, cert_str(&a[i]));
 		}
 	}
+	if ((r = cli_flush_stdout()) != 0) {
+		r = cli_fail(r, "list");
+		goto out;
+	}
 	r = bad ? 1 : 0;
 out:
 	wire_reply_clear(&rep);

@@ -68,6 +68,17 @@ cli_one_name(const char *cmd, int argc, char **argv, const char **ret)
 }
 
 int
+cli_flush_stdout(void)
+{
+	/* A full disk or a closed pipe shows only here, after the printf()s:
+	 * a listing that was not written must not exit 0. */
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return tpmid_seterr(TPMID_E_IO, "standard output: %s",
+		    errno != 0 ? strerror(errno) : "write error");
+	return 0;
+}
+
+int
 cli_stdout_is_tty(void)
 {
 	return isatty(STDOUT_FILENO);

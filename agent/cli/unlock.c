@@ -1,10 +1,9 @@
-/* tpmid unlock / lock / status: the commands about the agent's state.
- * unlock and lock only make sense with a running agent (a PIN held by this
- * short-lived process would die with it), so they insist on one. */
+/* tpmid unlock / lock: the PINs the agent holds. They only make sense with
+ * a running agent (a PIN held by this short-lived process would die with
+ * it), so they insist on one. */
 #include "config.h"
 
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,19 +31,6 @@ static const char lock_usage[] =
     "\n"
     "Make the running tpmid-agent forget the PIN it holds for NAME, or for\n"
     "every identity when NAME is not given.\n"
-    "\n"
-    "  --help  show this help\n";
-
-static const char status_usage[] =
-    "usage: tpmid status\n"
-    "\n"
-    "Show whether the agent answers (else the TPM is opened directly), the\n"
-    "TCTI, whether the TPM is reachable, and the number of identities, loaded\n"
-    "keys and held PINs; and persistent handles in tpmid's range (0x81000010\n"
-    "up) that no identity records. What a killed tpmid left half done (a\n"
-    "delete or keygen --persist) is finished by the next delete, keygen\n"
-    "--persist, agent start or status without an agent. Exit status 0 when\n"
-    "the status could be read (even if the TPM is unreachable), 1 otherwise.\n"
     "\n"
     "  --help  show this help\n";
 
@@ -170,67 +156,6 @@ cmd_lock(int argc, char **argv)
 	if ((r = backend_call(&b, &q, &rep)) != 0)
 		r = name ? cli_fail(r, "lock '%s'", name) : cli_fail(r, "lock");
 	wire_reply_clear(&rep);
-	backend_close(&b);
-	return r;
-}
-
-int
-cmd_status(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct backend b = { 0 };
-	struct wire_request q = { .type = WIRE_REQ_STATUS };
-	struct wire_reply rep = { 0 };
-	const struct status_info *st = &rep.status;
-	char *sock = NULL;
-	unsigned i;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			fputs(status_usage, stdout);
-			return 0;
-		default:
-			return cli_getopt_error(argv[0], c, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-	if ((r = cli_backend(&b)) != 0)
-		return cli_fail(r, "status");
-	if ((r = backend_call(&b, &q, &rep)) != 0) {
-		r = cli_fail(r, "status");
-		goto out;
-	}
-	if (backend_is_agent(&b)) {
-		sock = cli_g.socket ? strdup(cli_g.socket) : client_default_socket();
-		printf("agent:       running (%s)\n", sock ? sock : "?");
-	} else {
-		printf("agent:       not running (TPM opened directly)\n");
-	}
-	printf("tcti:        %s\n", st->tcti);
-	printf("tpm:         %s\n", st->tpm_ok ? "reachable" : "unreachable");
-	printf("identities:  %u\n", st->identities);
-	printf("loaded keys: %u (max %u)\n", st->loaded, st->max_loaded);
-	printf("unlocked:    %u\n", st->unlocked);
-	printf("signatures:  %" PRIu64 "\n", st->signs);
-	printf("tpm resets:  %" PRIu64 "\n", st->tpm_resets);
-	/* Left by a killed tpmid that could not be finished, or put there by
-	 * another program: the user decides (tpm2_evictcontrol). */
-	if (st->n_orphans > 0) {
-		printf("unrecorded:  %u persistent handle%s in tpmid's range that no identity "
-		    "records:", st->n_orphans, st->n_orphans == 1 ? "" : "s");
-		for (i = 0; i < st->n_orphans && i < WIRE_ORPHANS_MAX; i++)
-			printf(" 0x%08x", st->orphan[i]);
-		printf("%s\n", st->n_orphans > WIRE_ORPHANS_MAX ? " ..." : "");
-	}
-out:
-	wire_reply_clear(&rep);
-	free(sock);
 	backend_close(&b);
 	return r;
 }

@@ -238,8 +238,10 @@ agent_main(const struct agent_cfg *cfg)
 		if (cfg->socket != NULL)
 			log_info("socket activation: serving %s (--socket ignored)", a.path);
 	} else {
+		/* Absolute: after daemonize()'s chdir("/") the socket is
+		 * still removed at exit. */
 		if (cfg->socket != NULL)
-			a.path = strdup(cfg->socket);
+			a.path = path_absolute(cfg->socket);
 		else if (cfg->system)
 			a.path = strdup(AGENT_SYSTEM_SOCKET);
 		else

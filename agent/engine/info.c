@@ -181,6 +181,7 @@ engine_status(struct engine *e, struct status_info *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->tcti, sizeof(ret->tcti), "%s", e->tcti);
+	snprintf(ret->store, sizeof(ret->store), "%s", store_dir(e->store));
 	/* The front cannot ask the TPM (a stalled TPM would stall status):
 	 * it reports how the TPM side last found it. */
 	if (e->front)

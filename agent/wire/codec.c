@@ -414,6 +414,23 @@ wire_put_status(struct tbuf *out, const struct status_info *s)
 	for (i = 0; i < s->n_orphans && i < WIRE_ORPHANS_MAX; i++)
 		if ((r = tbuf_put_u32(out, s->orphan[i])) < 0)
 			return r;
+	return tbuf_put_cstring(out, s->store);
+}
+
+/* A text field into a fixed buffer: it must fit and hold no NUL. */
+static int
+get_text_buf(struct tbuf *in, char *buf, size_t size)
+{
+	const uint8_t *p;
+	size_t len;
+	int r;
+
+	if ((r = tbuf_get_string_direct(in, &p, &len)) < 0)
+		return r;
+	if (len >= size || memchr(p, '\0', len) != NULL)
+		return TPMID_E_FORMAT;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
 	return 0;
 }
 
@@ -421,20 +438,14 @@ int
 wire_get_status(struct tbuf *in, struct status_info *ret)
 {
 	struct status_info s;
-	const uint8_t *p;
-	size_t len;
 	unsigned i;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	memset(&s, 0, sizeof(s));
 	if ((r = get_flag(in, &s.tpm_ok)) < 0 ||
-	    (r = tbuf_get_string_direct(in, &p, &len)) < 0)
+	    (r = get_text_buf(in, s.tcti, sizeof(s.tcti))) < 0)
 		return r;
-	if (len >= sizeof(s.tcti) || memchr(p, '\0', len) != NULL)
-		return TPMID_E_FORMAT;
-	memcpy(s.tcti, p, len);
-	s.tcti[len] = '\0';
 	if ((r = tbuf_get_u32(in, &s.identities)) < 0 ||
 	    (r = tbuf_get_u32(in, &s.loaded)) < 0 ||
 	    (r = tbuf_get_u32(in, &s.max_loaded)) < 0 ||
@@ -446,6 +457,8 @@ wire_get_status(struct tbuf *in, struct status_info *ret)
 	for (i = 0; i < s.n_orphans && i < WIRE_ORPHANS_MAX; i++)
 		if ((r = tbuf_get_u32(in, &s.orphan[i])) < 0)
 			return r;
+	if ((r = get_text_buf(in, s.store, sizeof(s.store))) < 0)
+		return r;
 	*ret = s;
 	return 0;
 }

@@ -139,6 +139,7 @@ void id_info_free_array(struct id_info *a, size_t n);
 struct status_info {
 	int tpm_ok;             /* TPM reachable right now */
 	char tcti[256];
+	char store[4096];       /* absolute store directory (PATH_MAX) */
 	unsigned identities;
 	unsigned loaded;        /* keys currently loaded by us */
 	unsigned max_loaded;
