@@ -17,7 +17,7 @@
 # start_agent, stop_agent, agent_status, check_no_transient,
 # transient_handles, transient_count, transient_objects, tpm_object_attrs,
 # tpm_object_pem, same_pubkey, set_da_params, pass, fail, expect_status,
-# run_ok, free_port.
+# run_ok, free_port, PEER_ENV.
 
 set -eu
 
@@ -42,6 +42,10 @@ export HOME="$T/home"
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 unset SSH_AUTH_SOCK TPMID_TCTI
+# Prefix for commands run as another uid: that user does not have this
+# test's TPMID_STORE/TPMID_TCTI (start_swtpm exports the latter), and the
+# CLI refuses a named store or TPM that is not the agent's.
+PEER_ENV=(env -u TPMID_STORE -u TPMID_TCTI)
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
 pass() { printf 'PASS: %s: %s\n' "$TEST_NAME" "$*"; }

@@ -46,7 +46,7 @@ chmod 644 "$T/peer"/*
 as_uid() { # UID ARGS...: tpmid as that uid, through the agent
 	local uid=$1
 	shift
-	HOME="$T/peer" setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
+	HOME="$T/peer" "${PEER_ENV[@]}" setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
 		"$T/bin/tpmid" --socket "$TPMID_SOCKET" "$@"
 }
 peer_sign() { # UID PINFILE: sign 'shared' with that PIN; stderr in $T/err

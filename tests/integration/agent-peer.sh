@@ -9,9 +9,9 @@
 # An array, not a function: "as_nobody agent &" would background a
 # subshell, and $! would not be the agent's pid.
 if command -v setpriv >/dev/null 2>&1; then
-	NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+	NOBODY=("${PEER_ENV[@]}" setpriv --reuid=65534 --regid=65534 --clear-groups --)
 elif command -v runuser >/dev/null 2>&1; then
-	NOBODY=(runuser -u nobody --)
+	NOBODY=("${PEER_ENV[@]}" runuser -u nobody --)
 else
 	fail "neither setpriv nor runuser is installed"
 fi
@@ -32,7 +32,7 @@ chmod 700 "$T/nobody" "$T/nstore"
 # logging to $T/NAME.log; waits until it is ready. Sets NOBODY_PID and
 # NOBODY_SOCK.
 start_nobody_agent() {
-	HOME="$T/nobody" TPMID_STORE="$T/nstore" "${NOBODY[@]}" "$T/bin/tpmid-agent" --foreground \
+	HOME="$T/nobody" "${NOBODY[@]}" "$T/bin/tpmid-agent" --foreground --store "$T/nstore" --tcti "$TPMID_TCTI" \
 		--socket "$1" --log-level debug >>"$T/$2.log" 2>&1 &
 	NOBODY_PID=$!
 	NOBODY_SOCK=$1
@@ -113,7 +113,7 @@ if [ "$safe_chain" -eq 1 ]; then
 	chown 65534:65534 "$T/sys"
 	chmod 750 "$T/sys"
 	start_nobody_agent "$T/sys/agent.sock" sys
-	run_ok "$TPMID" --socket "$T/sys/agent.sock" list >/dev/null
+	run_ok "${PEER_ENV[@]}" "$TPMID" --socket "$T/sys/agent.sock" list >/dev/null
 	grep -Eq "list@tpmid for uid 0 pid [0-9]+: ok" "$T/sys.log" ||
 		fail "root's list did not reach the uid 65534 agent: $(tail -n 3 "$T/sys.log")"
 	pass "agent of uid 65534 in its own 0750 directory accepted"
@@ -130,7 +130,7 @@ if [ "$safe_chain" -eq 1 ]; then
 	chmod 770 "$T/sys"
 	expect_refused "$T/sys/agent.sock" sys "from a directory others can write"
 	chmod 750 "$T/sys"
-	run_ok "$TPMID" --socket "$T/sys/agent.sock" list >/dev/null
+	run_ok "${PEER_ENV[@]}" "$TPMID" --socket "$T/sys/agent.sock" list >/dev/null
 	stop_nobody_agent
 	pass "foreign socket owner, symlink, group-writable directory refused"
 else

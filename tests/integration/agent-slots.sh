@@ -91,7 +91,7 @@ hold() {
 	GOT=$(head -n 1 "$out")
 }
 peer_status() { # UID: tpmid status as that uid
-	HOME="$T/peer" setpriv --reuid="$1" --regid="$1" --clear-groups -- \
+	HOME="$T/peer" "${PEER_ENV[@]}" setpriv --reuid="$1" --regid="$1" --clear-groups -- \
 		"$T/bin/tpmid" --socket "$TPMID_SOCKET" status >/dev/null 2>"$T/err"
 }
 
