@@ -1,13 +1,22 @@
 /* Client side of the agent socket (PROTOCOL.md): connect, check who
  * listens, send one request frame, read one reply frame, decode it with the
  * same codec the agent uses. Links with common/ alone (for the PKCS#11
- * module in other programs' processes): no OpenSSL, no globals. Failure replies come back as the agent's TPMID_E_* code with its
- * message recorded by tpmid_seterr(), so the CLI prints the same line it
- * would print in direct mode. */
+ * module in other programs' processes): no OpenSSL, no globals. Failure
+ * replies come back as the agent's TPMID_E_* code with its message
+ * recorded by tpmid_seterr(), so the CLI prints the same line it would
+ * print in direct mode.
+ *
+ * The agent closes connections idle for --idle-timeout (60 s by default).
+ * A program may sit between requests for longer (a PIN typed slowly, a
+ * large file hashed, a tool that keeps its PKCS#11 session), so a
+ * connection idle for a moment, or one the agent has closed, is dialled
+ * again before the next request: it is never cut under a request that
+ * was still being prepared. */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/wire/client.h"
@@ -30,12 +40,26 @@
 #define CLIENT_TIMEOUT_S 5
 #define CLIENT_TPM_TIMEOUT_S 30
 #define CLIENT_SLOW_TIMEOUT_S 120
+/* Idle longer than this, dial again: well under the shortest
+ * --idle-timeout (1 s), so the agent never closes a connection just as a
+ * request is sent on it. */
+#define CLIENT_REDIAL_MS 500
 
 struct client {
 	int fd;          /* -1 once the connection is unusable */
 	char *path;
 	unsigned timeout_s;
+	int64_t last_ms; /* CLOCK_MONOTONIC of the last reply */
 };
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 char *
 client_default_socket(void)
@@ -189,24 +213,48 @@ check_peer(int fd, const char *path)
 	}
 }
 
+/* Open c->fd to c->path and check who listens. */
+static int
+dial(struct client *c)
+{
+	struct sockaddr_un sa;
+	int err;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(c->path) >= sizeof(sa.sun_path))
+		return tpmid_seterr(TPMID_E_INVAL, "%s: socket path too long", c->path);
+	memcpy(sa.sun_path, c->path, strlen(c->path));
+	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return tpmid_seterr(TPMID_E_IO, "socket: %s", strerror(errno));
+	c->timeout_s = 0;
+	set_timeout(c, CLIENT_TIMEOUT_S);
+	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		if (err == EINTR)
+			continue;
+		if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR)
+			return tpmid_seterr(TPMID_E_NOAGENT, "no agent listening at %s", c->path);
+		if (err == EACCES || err == EPERM)
+			return tpmid_seterr(TPMID_E_PERM, "agent socket %s: %s", c->path,
+			    strerror(err));
+		return tpmid_seterr(TPMID_E_NOAGENT, "agent socket %s: %s", c->path,
+		    strerror(err));
+	}
+	c->last_ms = now_ms();
+	return check_peer(c->fd, c->path);
+}
+
 int
 client_connect(const char *path, struct client **ret)
 {
-	struct sockaddr_un sa;
 	struct client *c = NULL;
 	char *def = NULL;
-	int r, err;
+	int r;
 
 	*ret = NULL;
 	if (path == NULL && (path = def = client_default_socket()) == NULL)
 		return TPMID_E_NOMEM;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		r = tpmid_seterr(TPMID_E_INVAL, "%s: socket path too long", path);
-		goto out;
-	}
-	memcpy(sa.sun_path, path, strlen(path));
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		r = TPMID_E_NOMEM;
 		goto out;
@@ -218,24 +266,7 @@ client_connect(const char *path, struct client **ret)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		r = tpmid_seterr(TPMID_E_IO, "socket: %s", strerror(errno));
-		goto out;
-	}
-	set_timeout(c, CLIENT_TIMEOUT_S);
-	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = errno;
-		if (err == EINTR)
-			continue;
-		if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR)
-			r = tpmid_seterr(TPMID_E_NOAGENT, "no agent listening at %s", path);
-		else if (err == EACCES || err == EPERM)
-			r = tpmid_seterr(TPMID_E_PERM, "agent socket %s: %s", path, strerror(err));
-		else
-			r = tpmid_seterr(TPMID_E_NOAGENT, "agent socket %s: %s", path, strerror(err));
-		goto out;
-	}
-	if ((r = check_peer(c->fd, path)) < 0)
+	if ((r = dial(c)) < 0)
 		goto out;
 	*ret = c;
 	c = NULL;
@@ -314,6 +345,22 @@ recv_all(struct client *c, uint8_t *p, size_t len)
 	return 0;
 }
 
+/* Between requests the agent sends nothing: a readable or hung-up socket
+ * means it closed the connection (idle timeout, restart). */
+static int
+redial_if_stale(struct client *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int r;
+
+	if (now_ms() - c->last_ms < CLIENT_REDIAL_MS && poll(&p, 1, 0) == 0)
+		return 0;
+	client_broken(c);
+	if ((r = dial(c)) < 0)
+		client_broken(c);
+	return r;
+}
+
 int
 client_call(struct client *c, const struct wire_request *q, struct wire_reply *ret)
 {
@@ -327,6 +374,8 @@ client_call(struct client *c, const struct wire_request *q, struct wire_reply *r
 	if (c->fd < 0)
 		return tpmid_seterr(TPMID_E_NOAGENT, "the connection to the agent at %s was lost",
 		    c->path);
+	if ((r = redial_if_stale(c)) < 0)
+		return r;
 	/* The request may carry a PIN or a private key: wipe it after use. */
 	if (d == NULL)
 		return tpmid_seterr(TPMID_E_INVAL, "unknown request type %d", (int)q->type);
@@ -364,6 +413,7 @@ client_call(struct client *c, const struct wire_request *q, struct wire_reply *r
 	}
 	if ((r = recv_all(c, body, len)) < 0)
 		goto out;
+	c->last_ms = now_ms();
 	r = wire_get_reply(q->type, body, len, ret);
 out:
 	free(body);

@@ -1,6 +1,7 @@
 /* Client side of the agent socket: what the CLI and any other program
  * that talks to tpmid-agent use (PROTOCOL.md section 6). One connection,
- * requests answered in order. */
+ * requests answered in order; dialled again when the agent closed it
+ * between requests (idle timeout, restart). */
 #ifndef TPMID_WIRE_CLIENT_H
 #define TPMID_WIRE_CLIENT_H
 
