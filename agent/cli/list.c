@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -20,6 +21,8 @@ static const char usage[] =
     "(persistent handle or -) and CERT (x509, ssh, x509+ssh or -).\n"
     "An identity file that cannot be read is reported on standard error as\n"
     "\"NAME  error: MESSAGE\"; the others are still listed and the exit status is 1.\n"
+    "Identities that hold the same key (imported twice with --force) are named\n"
+    "in a note on standard error (\"same_key_as\" in JSON).\n"
     "\n"
     "  --json  print a JSON array instead (malformed files appear with \"error\")\n"
     "  --help  show this help\n";
@@ -44,12 +47,30 @@ cert_str(const struct id_info *i)
 	return "-";
 }
 
+/* The index of another identity holding the same key as a[i] (the next
+ * one after i, wrapping), or n. ssh offers such a key once per identity. */
+static size_t
+same_key(const struct id_info *a, size_t n, size_t i)
+{
+	size_t k, j;
+
+	if (a[i].spki == NULL)
+		return n;
+	for (k = 1; k < n; k++) {
+		j = (i + k) % n;
+		if (a[j].error == NULL && a[j].spki != NULL && a[j].spki_len == a[i].spki_len &&
+		    memcmp(a[j].spki, a[i].spki, a[i].spki_len) == 0)
+			return j;
+	}
+	return n;
+}
+
 static int
 print_json(const struct id_info *a, size_t n)
 {
 	struct json_object *arr, *o;
 	char handle[16];
-	size_t i;
+	size_t i, j;
 
 	if ((arr = json_object_new_array()) == NULL)
 		return TPMID_E_NOMEM;
@@ -76,6 +97,9 @@ print_json(const struct id_info *a, size_t n)
 			json_object_object_add(o, "ca", json_object_new_boolean(a[i].ca_pem != NULL));
 			json_object_object_add(o, "ssh_cert",
 			    json_object_new_boolean(a[i].ssh_cert != NULL));
+			j = same_key(a, n, i);
+			json_object_object_add(o, "same_key_as",
+			    j < n ? json_object_new_string(a[j].name) : NULL);
 		}
 		json_object_array_add(arr, o);
 	}
@@ -97,7 +121,7 @@ cmd_list(int argc, char **argv)
 	struct wire_request q = { .type = WIRE_REQ_LIST };
 	struct wire_reply rep = { 0 };
 	struct id_info *a;
-	size_t n, i;
+	size_t n, i, j;
 	char handle[16];
 	int c, r, json = 0, bad = 0;
 
@@ -146,6 +170,11 @@ cmd_list(int argc, char **argv)
 			printf("%-24s %-10s %-12s %-10s %s\n", a[i].name, curve_name(a[i].alg),
 			    auth_str(&a[i]), handle, cert_str(&a[i]));
 		}
+		/* On stderr: the table stays one line per identity. */
+		for (i = 0; i < n; i++)
+			if (a[i].error == NULL && (j = same_key(a, n, i)) > i && j < n)
+				fprintf(stderr, "note: '%s' and '%s' hold the same key; ssh offers "
+				    "it twice and may sign with either\n", a[i].name, a[j].name);
 	}
 	if ((r = cli_flush_stdout()) != 0) {
 		r = cli_fail(r, "list");

@@ -24,7 +24,7 @@ cmp -s "$T/sec1.pub" "$T/i1.pub" || fail "imported public key differs from the o
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/p8.pem"
 grep -q 'BEGIN PRIVATE KEY' "$T/p8.pem" || fail "openssl did not write PKCS#8"
 openssl pkey -in "$T/p8.pem" -pubout -out "$T/p8.pub"
-run_ok "$TPMID" import i2 --key "$T/p8.pem"
+run_ok "$TPMID" import i2 --key "$T/p8.pem" --force  # the same key as i1, in another encoding
 run_ok "$TPMID" sign i2 --in "$T/msg" --out "$T/sig"
 openssl dgst -sha384 -verify "$T/p8.pub" -signature "$T/sig" "$T/msg" >/dev/null ||
 	fail "PKCS#8 P-384 import: signature does not verify with the original key"
@@ -32,7 +32,7 @@ openssl dgst -sha384 -verify "$T/p8.pub" -signature "$T/sig" "$T/msg" >/dev/null
 # PKCS#8 DER, with a PIN on the imported key.
 openssl pkey -in "$T/sec1.pem" -outform DER -out "$T/p8.der"
 printf '4321\n' >"$T/pin"
-run_ok "$TPMID" import i3 --key "$T/p8.der" --pin-file "$T/pin"
+run_ok "$TPMID" import i3 --key "$T/p8.der" --pin-file "$T/pin" --force
 grep -q '"auth": *"pin"' "$TPMID_STORE/i3.json" || fail "imported key has no PIN"
 run_ok "$TPMID" sign i3 --pin-file "$T/pin" --in "$T/msg" --out "$T/sig"
 openssl dgst -sha256 -verify "$T/sec1.pub" -signature "$T/sig" "$T/msg" >/dev/null ||

@@ -63,7 +63,7 @@ grep -q '"alg": *"ecdsa-p256"' "$f" || fail "no alg in $f"
 
 expect_status 1 "$TPMID" keygen kp256
 grep -q "already exists" "$T/err" || fail "duplicate keygen: $(cat "$T/err")"
-expect_status 1 "$TPMID" keygen "bad/name"
+expect_status 2 "$TPMID" keygen "bad/name"
 grep -q "not a valid identity name" "$T/err" || fail "bad name: $(cat "$T/err")"
 
 run_ok "$TPMID" delete kp384
