@@ -195,6 +195,14 @@ tpm_load(struct tpm *t, const struct tpm_blob *blob, const uint8_t *parent_name,
 	tss_creating(t, 0);
 	if (rc != TSS2_RC_SUCCESS) {
 		r = tss_rc_err(rc, TSS_RC_LOAD, "loading the key (TPM2_Load)");
+		/* The parent is this SRK (its name matched above), so a
+		 * failed integrity check means the blob itself was damaged
+		 * (TPM 2.0 Part 1, 23.5: the HMAC binds the private to the
+		 * public area under the parent's seed). */
+		if (r == TPMID_E_PARENT && parent_name != NULL && parent_name_len > 0)
+			r = tpmid_seterr(TPMID_E_FORMAT, "the key blob is damaged: the TPM's "
+			    "integrity check failed (TPM_RC_INTEGRITY) although it was made under "
+			    "this storage root key; restore the identity file from a backup");
 		goto out;
 	}
 	if ((r = key_new(t, tr, &pub, curve, 0, ret)) < 0)

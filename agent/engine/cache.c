@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "agent/engine/internal.h"
+#include "agent/format/ec.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "store/held.h"
@@ -215,6 +218,39 @@ entry_make_room(struct engine *e, struct entry *en, int transient)
 		;
 }
 
+/* "public_key" is what pubkey, csr and ssh show; the blob's public area is
+ * the key the TPM signs with. A file where they differ (edited, or pieced
+ * together from two) would make signatures nobody can verify, so it is
+ * refused before the TPM sees it. No TPM command: both are in the file. */
+static int
+check_public(const struct identity *id, const struct keyfile *kf)
+{
+	EVP_PKEY *pk = NULL;
+	uint8_t *want = NULL;
+	unsigned char *got = NULL;
+	size_t want_len = 0;
+	int n = 0, r;
+
+	if (id->public_key_pem == NULL)
+		return 0;
+	if ((r = tpm_blob_public(kf->pub, kf->pub_len, NULL, &pk, NULL)) != 0) {
+		tpmid_err_prefix("identity '%s': tpmid.key", id->name);
+		return r;
+	}
+	if ((r = ec_spki_from_pem(id->public_key_pem, &want, &want_len)) != 0)
+		tpmid_err_prefix("identity '%s': tpmid.public_key", id->name);
+	else if ((n = i2d_PUBKEY(pk, &got)) <= 0)
+		r = TPMID_E_NOMEM;
+	else if ((size_t)n != want_len || memcmp(got, want, want_len) != 0)
+		r = tpmid_seterr(TPMID_E_FORMAT, "identity '%s': tpmid.public_key is not the "
+		    "public key of tpmid.key (the file was edited or pieced together); "
+		    "signatures would not verify against 'tpmid pubkey'", id->name);
+	OPENSSL_free(got);
+	free(want);
+	EVP_PKEY_free(pk);
+	return r;
+}
+
 int
 entry_load_key(struct engine *e, struct entry *en)
 {
@@ -239,6 +275,8 @@ entry_load_key(struct engine *e, struct entry *en)
 	 * every such sign costs a dictionary-attack try. Refuse before the
 	 * TPM sees it (entry_get unloads when "auth" changes, so loading is
 	 * the one place to check). */
+	if (kf != NULL && (r = check_public(id, kf)) != 0)
+		goto out;
 	if (kf != NULL && !id->pin && !kf->empty_auth) {
 		r = tpmid_seterr(TPMID_E_FORMAT, "identity '%s': \"auth\" is \"none\" but its key "
 		    "has an auth value (emptyAuth is false); set \"auth\": \"pin\"", id->name);
