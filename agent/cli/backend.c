@@ -126,9 +126,20 @@ backend_close(struct backend *b)
 int
 backend_call(struct backend *b, const struct wire_request *q, struct wire_reply *ret)
 {
+	int r;
+
 	if (b->client != NULL)
 		return client_call(b->client, q, ret);
-	return engine_call(b->engine, q, ret);
+	r = engine_call(b->engine, q, ret);
+	/* Without a resource manager every process shares the TPM's few
+	 * object slots (3 on swtpm), and an agent keeps its keys loaded. */
+	if (r == TPMID_E_TPM_MEMORY)
+		r = tpmid_seterr(r, "%s; opened directly (%s), this process shares the TPM's "
+		    "object slots with every other TPM client, an agent's loaded keys "
+		    "included: use the agent (without --direct), or a resource manager "
+		    "(device:/dev/tpmrm0, or tpm2-abrmd with --tcti tabrmd)",
+		    tpmid_errmsg(r), engine_tcti(b->engine));
+	return r;
 }
 
 int

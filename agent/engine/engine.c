@@ -131,6 +131,12 @@ out:
 	return r;
 }
 
+const char *
+engine_tcti(const struct engine *e)
+{
+	return e->tcti;
+}
+
 void
 engine_set_stalled(struct engine *e, int stalled)
 {

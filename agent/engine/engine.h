@@ -53,6 +53,8 @@ int engine_new_front(struct engine *back, struct engine **ret);
 /* Flush every key and the SRK, wipe held PINs (when the last engine
  * sharing them goes), close the TPM. */
 void engine_free(struct engine *e);
+/* The TCTI configuration this engine opens the TPM with. */
+const char *engine_tcti(const struct engine *e);
 /* The agent found the TPM not answering (1) or answering again (0):
  * status reports tpm_ok accordingly. */
 void engine_set_stalled(struct engine *e, int stalled);
