@@ -97,27 +97,50 @@ out:
 }
 
 /* The terminal state to put back if a signal arrives while echo is off
- * (then the signal's default action proceeds, as readpassphrase(3) does). */
+ * (then the signal's default action proceeds, as readpassphrase(3) does).
+ * A stop (Ctrl-Z) gives the shell its terminal back with echo on, and
+ * once continued (fg) echo goes off again and the prompt is repeated:
+ * the rest of the PIN is never shown. */
 static int tty_fd = -1;
-static struct termios tty_saved;
+static struct termios tty_saved, tty_noecho;
+static const char *tty_prompt;
+static struct sigaction tty_sa;
 static volatile sig_atomic_t tty_restore;
 
 static void
 tty_signal(int sig)
 {
+	struct sigaction dfl;
+	sigset_t set;
+	int saved_errno = errno;
+
 	if (tty_restore)
 		(void)tcsetattr(tty_fd, TCSAFLUSH, &tty_saved);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	(void)sigaction(sig, &dfl, NULL);
+	/* Delivered at once (it is blocked while its handler runs). */
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)raise(sig);
+	/* Only a stop returns here, when the job is continued. */
+	(void)sigaction(sig, &tty_sa, NULL);
+	if (tty_restore) {
+		(void)tcsetattr(tty_fd, TCSAFLUSH, &tty_noecho);
+		(void)!write(tty_fd, "\n", 1);
+		(void)!write(tty_fd, tty_prompt, strlen(tty_prompt));
+	}
+	errno = saved_errno;
 }
 
 /* Read a line from the terminal with echo off. */
 static int
 tty_read(const char *prompt, const struct cli_secret_kind *kind, struct secret **ret)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
-	struct termios raw;
-	struct sigaction sa, osa[ELEMENTSOF(sigs)];
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU };
+	struct sigaction osa[ELEMENTSOF(sigs)];
 	size_t i;
 	char buf[TPMID_PASSPHRASE_MAX + 2];
 	size_t n = 0;
@@ -130,17 +153,18 @@ tty_read(const char *prompt, const struct cli_secret_kind *kind, struct secret *
 		return TPMID_E_NOENT;
 	(void)!write(fd, prompt, strlen(prompt));
 	/* Ctrl-C must not leave the terminal without echo. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = tty_signal;
-	sigemptyset(&sa.sa_mask);
+	tty_prompt = prompt;
+	memset(&tty_sa, 0, sizeof(tty_sa));
+	tty_sa.sa_handler = tty_signal;
+	sigemptyset(&tty_sa.sa_mask);
 	for (i = 0; i < ELEMENTSOF(sigs); i++)
-		sigaction(sigs[i], &sa, &osa[i]);
+		sigaction(sigs[i], &tty_sa, &osa[i]);
 	if (tcgetattr(fd, &tty_saved) == 0) {
-		raw = tty_saved;
-		raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		raw.c_lflag |= ICANON;
+		tty_noecho = tty_saved;
+		tty_noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		tty_noecho.c_lflag |= ICANON;
 		tty_fd = fd;
-		if (tcsetattr(fd, TCSAFLUSH, &raw) == 0)
+		if (tcsetattr(fd, TCSAFLUSH, &tty_noecho) == 0)
 			restore = 1;
 		tty_restore = restore;
 	}
