@@ -420,6 +420,12 @@ parse_tpmid_object(json_object *t, const char *name, struct identity *id)
 	    (r = dup_opt(s, &id->ssh_cert)) < 0)
 		return r;
 
+	if ((v = json_object_object_get(t, "ssh")) != NULL) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return tpmid_seterr(TPMID_E_FORMAT, "tpmid.ssh: expected true or false");
+		id->ssh_hidden = !json_object_get_boolean(v);
+	}
+
 	if ((r = get_id_array(t, "allowed_uids", &ids, &n_ids)) < 0)
 		return r;
 	r = copy_ids_uid(ids, n_ids, &id->allowed_uids);
@@ -628,7 +634,9 @@ update_tpmid_object(json_object *doc, const struct identity *id)
 	    (r = put_str(t, "handle", id->handle != 0 ? handle : NULL)) < 0 ||
 	    (r = put_str(t, "parent_name", hex)) < 0 ||
 	    (r = put_str(t, "public_key", id->public_key_pem)) < 0 ||
-	    (r = put_str(t, "ssh_cert", id->ssh_cert)) < 0)
+	    (r = put_str(t, "ssh_cert", id->ssh_cert)) < 0 ||
+	    (r = put(t, "ssh", id->ssh_hidden ? json_object_new_boolean(0) : NULL,
+	    id->ssh_hidden)) < 0)
 		goto out;
 	if ((r = put(t, "allowed_uids",
 	    id->n_allowed_uids > 0 ? new_id_array(id->allowed_uids, NULL, id->n_allowed_uids) : NULL,

@@ -10,6 +10,7 @@
  *              "parent_name": "000b...",          (hex)
  *              "public_key": "-----BEGIN PUBLIC KEY-----...",
  *              "ssh_cert": "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA... ", (optional)
+ *              "ssh": false,                      (optional: not listed to ssh)
  *              "allowed_uids": [1001], "allowed_gids": [100] } (optional)
  * }
  *
@@ -41,6 +42,7 @@ struct identity {
 	char *ca_pem;            /* id.ca without the "pem:" prefix, or NULL */
 	char *id_key;            /* id.key verbatim (e.g. a pkcs11: URI), or NULL */
 	char *ssh_cert;          /* OpenSSH certificate line, or NULL */
+	int ssh_hidden;          /* "ssh": false: not in ssh-agent's listing */
 	uid_t *allowed_uids;
 	size_t n_allowed_uids;
 	gid_t *allowed_gids;

@@ -18,7 +18,8 @@ static const char usage[] =
     "\n"
     "List the identities in the store: NAME, ALG (ecdsa-p256/ecdsa-p384),\n"
     "AUTH (none, pin, or pin+unlocked when the agent holds the PIN), HANDLE\n"
-    "(persistent handle or -) and CERT (x509, ssh, x509+ssh or -).\n"
+    "(persistent handle or -), CERT (x509, ssh, x509+ssh or -) and SSH (on, or\n"
+    "off when the agent does not list it to ssh: 'tpmid ssh-offer').\n"
     "An identity file that cannot be read is reported on standard error as\n"
     "\"NAME  error: MESSAGE\"; the others are still listed and the exit status is 1.\n"
     "Identities that hold the same key (imported twice with --force) are named\n"
@@ -97,6 +98,7 @@ print_json(const struct id_info *a, size_t n)
 			json_object_object_add(o, "ca", json_object_new_boolean(a[i].ca_pem != NULL));
 			json_object_object_add(o, "ssh_cert",
 			    json_object_new_boolean(a[i].ssh_cert != NULL));
+			json_object_object_add(o, "ssh", json_object_new_boolean(!a[i].ssh_hidden));
 			j = same_key(a, n, i);
 			json_object_object_add(o, "same_key_as",
 			    j < n ? json_object_new_string(a[j].name) : NULL);
@@ -159,7 +161,8 @@ cmd_list(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		printf("%-24s %-10s %-12s %-10s %s\n", "NAME", "ALG", "AUTH", "HANDLE", "CERT");
+		printf("%-24s %-10s %-12s %-10s %-8s %s\n", "NAME", "ALG", "AUTH", "HANDLE", "CERT",
+		    "SSH");
 		for (i = 0; i < n; i++) {
 			if (a[i].error != NULL)
 				continue;
@@ -167,8 +170,8 @@ cmd_list(int argc, char **argv)
 				snprintf(handle, sizeof(handle), "0x%08x", a[i].handle);
 			else
 				snprintf(handle, sizeof(handle), "-");
-			printf("%-24s %-10s %-12s %-10s %s\n", a[i].name, curve_name(a[i].alg),
-			    auth_str(&a[i]), handle, cert_str(&a[i]));
+			printf("%-24s %-10s %-12s %-10s %-8s %s\n", a[i].name, curve_name(a[i].alg),
+			    auth_str(&a[i]), handle, cert_str(&a[i]), a[i].ssh_hidden ? "off" : "on");
 		}
 		/* On stderr: the table stays one line per identity. */
 		for (i = 0; i < n; i++)

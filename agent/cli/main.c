@@ -28,6 +28,7 @@ static const struct {
 	{ "csr", cmd_csr, "make a PKCS#10 certificate request signed in the TPM" },
 	{ "cert", cmd_cert, "attach or print an identity's X.509 certificate" },
 	{ "ssh-cert", cmd_ssh_cert, "attach an OpenSSH certificate" },
+	{ "ssh-offer", cmd_ssh_offer, "show or set whether ssh is offered the identity" },
 	{ "export", cmd_export, "write the key as a TSS2 PRIVATE KEY file" },
 	{ "delete", cmd_delete, "delete an identity (and evict its persistent key)" },
 	{ "unlock", cmd_unlock, "give the agent an identity's PIN" },

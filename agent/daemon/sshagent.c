@@ -319,6 +319,10 @@ process_request_identities(struct dispatch_ctx *d, const struct peer *peer,
 			log_debug("identity '%s' skipped: %s", list[i].name, list[i].error);
 			continue;
 		}
+		/* tpmid ssh-offer --off. OpenSSH signs only with keys it
+		 * matched in this listing, so ssh will not use it at all. */
+		if (list[i].ssh_hidden)
+			continue;
 		if (engine_check_access(d->engine, list[i].name, peer->uid, peer->gid) < 0)
 			continue;
 		tbuf_reset(key);

@@ -1,6 +1,7 @@
 /* Certificates on identities: an X.509 certificate (and CA bundle) in
  * id.cert / id.ca where OpenZiti looks, an OpenSSH certificate in
- * tpmid.ssh_cert. Each is refused unless it certifies the identity's key. */
+ * tpmid.ssh_cert. Each is refused unless it certifies the identity's key.
+ * Also whether ssh-agent's listing offers the identity (tpmid.ssh). */
 #include "config.h"
 
 #include <stdint.h>
@@ -116,4 +117,21 @@ engine_set_ssh_cert(struct engine *e, const char *name, const char *line)
 		return r;
 	return updated(e, name, store_update(e->store, name, set_ssh_cert,
 	    (void *)(uintptr_t)line));
+}
+
+static int
+set_ssh(struct identity *id, void *arg)
+{
+	id->ssh_hidden = !*(const int *)arg;
+	return 0;
+}
+
+int
+engine_set_ssh(struct engine *e, const char *name, int offer)
+{
+	int r;
+
+	if ((r = engine_check_name(name)) != 0)
+		return r;
+	return updated(e, name, store_update(e->store, name, set_ssh, &offer));
 }

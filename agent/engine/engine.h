@@ -101,6 +101,8 @@ int engine_set_cert(struct engine *e, const char *name, const char *cert_pem,
     const char *ca_pem);
 /* Attach an OpenSSH certificate line (must certify this key). */
 int engine_set_ssh_cert(struct engine *e, const char *name, const char *line);
+/* Whether ssh-agent's identity listing offers the identity (tpmid.ssh). */
+int engine_set_ssh(struct engine *e, const char *name, int offer);
 
 int engine_status(struct engine *e, struct status_info *ret);
 

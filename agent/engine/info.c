@@ -48,6 +48,7 @@ entry_info(struct engine *e, struct entry *en, struct id_info *ret)
 	ret->pin = id->pin;
 	ret->unlocked = entry_unlocked(e, en);
 	ret->handle = id->handle;
+	ret->ssh_hidden = id->ssh_hidden;
 	if ((r = entry_spki(en)) != 0)
 		goto out;
 	if ((ret->spki = malloc(en->spki_len)) == NULL) {

@@ -150,6 +150,22 @@ get_text(struct tbuf *in, size_t max, int opt, char **ret)
 	return tbuf_get_cstring(in, ret, NULL);
 }
 
+/* A bool: one byte, 0 or 1; anything else is malformed. */
+static int
+get_flag(struct tbuf *in, int *ret)
+{
+	uint8_t v;
+	int r;
+
+	*ret = 0;
+	if ((r = tbuf_get_u8(in, &v)) < 0)
+		return r;
+	if (v > 1)
+		return TPMID_E_FORMAT;
+	*ret = v;
+	return 0;
+}
+
 /* A PIN: empty = none. The bytes go straight into locked memory. */
 static int
 get_pin(struct tbuf *in, struct secret **ret)
@@ -209,6 +225,8 @@ put_field(struct tbuf *out, enum wire_field f, const struct wire_request *r)
 		return tbuf_put_u32(out, r->handle);
 	case WF_TIMEOUT:
 		return tbuf_put_u32(out, r->timeout_s);
+	case WF_FLAG:
+		return tbuf_put_u8(out, r->flag ? 1 : 0);
 	case WF_CERT:
 		return put_required(out, r->cert_pem);
 	case WF_CA_OPT:
@@ -276,6 +294,8 @@ get_field(struct tbuf *in, enum wire_field f, struct wire_request *q)
 		return tbuf_get_u32(in, &q->handle);
 	case WF_TIMEOUT:
 		return tbuf_get_u32(in, &q->timeout_s);
+	case WF_FLAG:
+		return get_flag(in, &q->flag);
 	case WF_CERT:
 		return get_text(in, WIRE_REQUEST_MAX, 0, &q->cert_pem);
 	case WF_CA_OPT:
@@ -328,23 +348,9 @@ wire_put_id_info(struct tbuf *out, const struct id_info *i)
 	    (r = put_opt_cstring(out, i->cert_pem)) < 0 ||
 	    (r = put_opt_cstring(out, i->ca_pem)) < 0 ||
 	    (r = put_opt_cstring(out, i->ssh_cert)) < 0 ||
-	    (r = put_opt_cstring(out, i->error)) < 0)
+	    (r = put_opt_cstring(out, i->error)) < 0 ||
+	    (r = tbuf_put_u8(out, i->ssh_hidden ? 1 : 0)) < 0)
 		return r;
-	return 0;
-}
-
-static int
-get_flag(struct tbuf *in, int *ret)
-{
-	uint8_t v;
-	int r;
-
-	*ret = 0;
-	if ((r = tbuf_get_u8(in, &v)) < 0)
-		return r;
-	if (v > 1)
-		return TPMID_E_FORMAT;
-	*ret = v;
 	return 0;
 }
 
@@ -386,7 +392,8 @@ wire_get_id_info(struct tbuf *in, struct id_info *ret)
 	if ((r = get_text(in, WIRE_REPLY_MAX, 1, &i.cert_pem)) < 0 ||
 	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.ca_pem)) < 0 ||
 	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.ssh_cert)) < 0 ||
-	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.error)) < 0)
+	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.error)) < 0 ||
+	    (r = get_flag(in, &i.ssh_hidden)) < 0)
 		goto out;
 	*ret = i;
 	return 0;

@@ -45,6 +45,8 @@
 	X(SET_SSH_CERT, set_ssh_cert, "set-ssh-cert@tpmid", WIRE_FIELDS(WF_NAME, WF_LINE), \
 	    WIRE_REPLY_NONE, WIRE_ACCESS_OWNER, 0) \
 	X(EXPORT, export, "export@tpmid", WIRE_FIELDS(WF_NAME), \
-	    WIRE_REPLY_TEXT, WIRE_ACCESS_IDENTITY, 0)
+	    WIRE_REPLY_TEXT, WIRE_ACCESS_IDENTITY, 0) \
+	X(SET_SSH, set_ssh, "set-ssh@tpmid", WIRE_FIELDS(WF_NAME, WF_FLAG), \
+	    WIRE_REPLY_NONE, WIRE_ACCESS_OWNER, 0)
 
 #endif

@@ -58,6 +58,7 @@ enum wire_field {
 	WF_CERT,     /* string PEM, required */
 	WF_CA_OPT,   /* string PEM, empty = none */
 	WF_LINE,     /* string OpenSSH certificate line, required */
+	WF_FLAG,     /* byte 0 or 1 */
 };
 #define WIRE_FIELDS_MAX 6
 #define WIRE_FIELDS(...) { __VA_ARGS__ }
@@ -130,6 +131,7 @@ struct id_info {
 	char *ca_pem;      /* CA bundle (PEM) or NULL */
 	char *ssh_cert;    /* OpenSSH certificate line or NULL */
 	char *error;       /* set for a malformed identity file: only name valid */
+	int ssh_hidden;    /* not listed to ssh (tpmid.ssh false) */
 };
 void id_info_clear(struct id_info *i);
 void id_info_free_array(struct id_info *a, size_t n);
@@ -163,6 +165,7 @@ struct wire_request {
 	enum persist_mode persist; /* keygen */
 	uint32_t handle;         /* keygen with PERSIST_HANDLE */
 	uint32_t timeout_s;      /* unlock */
+	int flag;                /* set-ssh: offer to ssh */
 	char *cert_pem;          /* set-cert */
 	char *ca_pem;            /* set-cert, NULL = none */
 	char *line;              /* set-ssh-cert */
