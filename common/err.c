@@ -5,7 +5,10 @@
 
 #include "err.h"
 
-static _Thread_local char detail[512];
+/* Room for the longest messages (an SRK mismatch names two TPM names and
+ * says what to do; a store mismatch names two paths); a longer one is cut
+ * with "..." rather than mid-word without a sign. */
+static _Thread_local char detail[2048];
 static _Thread_local int detail_err;
 
 const char *
@@ -51,7 +54,8 @@ tpmid_vseterr(int err, const char *fmt, va_list ap)
 
 	/* Format aside first: an argument may be tpmid_errmsg(), which points
 	 * into `detail` itself (wrapping a lower layer's message). */
-	vsnprintf(out, sizeof(out), fmt, ap);
+	if (vsnprintf(out, sizeof(out), fmt, ap) >= (int)sizeof(out))
+		memcpy(out + sizeof(out) - 4, "...", 4);
 	memcpy(detail, out, sizeof(detail));
 	detail_err = err;
 	return err;
