@@ -8,7 +8,7 @@
 /* Room for the longest messages (an SRK mismatch names two TPM names and
  * says what to do; a store mismatch names two paths); a longer one is cut
  * with "..." rather than mid-word without a sign. */
-static _Thread_local char detail[2048];
+static _Thread_local char detail[TPMID_ERRMSG_MAX];
 static _Thread_local int detail_err;
 
 const char *

@@ -61,9 +61,10 @@ void tpmid_clearerr(void);
 
 /* Keep the current detail across code that may set its own (a callback
  * run while an error is on its way up). */
+#define TPMID_ERRMSG_MAX 2048 /* a detail's size, NUL included */
 struct tpmid_errstate {
 	int err;
-	char detail[512];
+	char detail[TPMID_ERRMSG_MAX];
 };
 void tpmid_err_save(struct tpmid_errstate *s);
 void tpmid_err_restore(const struct tpmid_errstate *s);

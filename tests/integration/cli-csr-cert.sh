@@ -71,7 +71,7 @@ run_ok "$TPMID" cert w >"$T/got.crt"
 run_ok "$TPMID" cert w --ca-only >"$T/got.ca"
 openssl x509 -in "$T/got.ca" -noout || fail "stored CA does not parse"
 run_ok "$TPMID" list >"$T/list"
-grep -Eq '^w +ecdsa-p256 +none +- +x509$' "$T/list" || fail "list: $(cat "$T/list")"
+grep -Eq '^w +ecdsa-p256 +none +- +x509 +on$' "$T/list" || fail "list: $(cat "$T/list")"
 # The identity still signs after the rewrite.
 printf 'x\n' >"$T/msg"
 run_ok "$TPMID" sign w --in "$T/msg" --out "$T/sig"

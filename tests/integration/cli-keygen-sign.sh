@@ -48,8 +48,8 @@ done
 
 run_ok "$TPMID" list >"$T/list"
 grep -q '^NAME ' "$T/list" || fail "list header: $(cat "$T/list")"
-grep -Eq '^kp256 +ecdsa-p256 +none +- +-$' "$T/list" || fail "list kp256: $(cat "$T/list")"
-grep -Eq '^kp384 +ecdsa-p384 +none +- +-$' "$T/list" || fail "list kp384: $(cat "$T/list")"
+grep -Eq '^kp256 +ecdsa-p256 +none +- +- +on$' "$T/list" || fail "list kp256: $(cat "$T/list")"
+grep -Eq '^kp384 +ecdsa-p384 +none +- +- +on$' "$T/list" || fail "list kp384: $(cat "$T/list")"
 run_ok "$TPMID" list --json >"$T/list.json"
 grep -q '"name": *"kp384"' "$T/list.json" || fail "list --json: $(cat "$T/list.json")"
 grep -q '"alg": *"ecdsa-p384"' "$T/list.json" || fail "list --json: $(cat "$T/list.json")"
