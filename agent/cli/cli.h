@@ -89,8 +89,16 @@ int cli_stdout_is_tty(void);
 int cli_write_output(const char *path, const void *p, size_t len, unsigned mode,
     int no_clobber);
 
-/* After getopt: exactly one positional NAME left, else a usage error (2). */
+/* After getopt: exactly one positional NAME left, and a valid identity
+ * name, else a usage error (2). */
 int cli_one_name(const char *cmd, int argc, char **argv, const char **ret);
+/* TPMID_E_EXISTS when identity `name` exists: checked before a PIN is
+ * asked for, so nobody types a PIN for a command bound to fail. */
+int cli_check_new_name(struct backend *b, const char *name);
+/* `s` for a message: control and non-ASCII bytes as \xHH, cut with "..."
+ * to fit `size` (CLI_ESCAPE_MAX is enough for an 80-byte prefix). */
+#define CLI_ESCAPE_MAX 336
+const char *cli_escape(const char *s, char *buf, size_t size);
 
 int cmd_keygen(int argc, char **argv);
 int cmd_import(int argc, char **argv);

@@ -14,15 +14,19 @@
 #include <openssl/x509.h>
 
 #include "agent/cli/cli.h"
+#include "agent/format/ec.h"
+#include "agent/format/sshkey.h"
 #include "common/err.h"
 #include "common/util.h"
-#include "agent/format/sshkey.h"
+#include "store/keyfile.h"
+#include "tss/tpm.h"
 
 #define KEY_FILE_MAX (64 * 1024)
 #define PASSPHRASE_TRIES 3
 
 static const char usage[] =
     "usage: tpmid import NAME --key FILE [--no-pin | --pin | --pin-file F | --pin-stdin]\n"
+    "                    [--force]\n"
     "\n"
     "Import an existing private key into the TPM as identity NAME. FILE is\n"
     "  - an EC private key, P-256 or P-384: PEM or DER, PKCS#8 or SEC1\n"
@@ -38,6 +42,8 @@ static const char usage[] =
     "  --pin              ask for a new PIN twice on the terminal (or SSH_ASKPASS)\n"
     "  --pin-file FILE    the new PIN is the first line of FILE (at most " TPMID_STR(TPMID_PIN_MAX) " bytes)\n"
     "  --pin-stdin        the new PIN is the first line of standard input\n"
+    "  --force            import a key the store already holds under another\n"
+    "                     name (ssh then offers both and may pick either)\n"
     "  --help             show this help\n";
 
 /* Decrypt an OpenSSH key, asking for its passphrase when it has one. */
@@ -88,12 +94,75 @@ out:
 	return r;
 }
 
+/* The public key (DER SubjectPublicKeyInfo) of the key in `text`: an EC
+ * private key, or a TSS2 key file's public area. */
+static int
+import_spki(const uint8_t *text, size_t len, uint8_t **ret, size_t *ret_len)
+{
+	struct keyfile *kf = NULL;
+	EVP_PKEY *pk = NULL;
+	unsigned char *der = NULL;
+	int n, r;
+
+	*ret = NULL;
+	*ret_len = 0;
+	if (keyfile_is_pem((const char *)text, len)) {
+		if ((r = keyfile_parse_pem((const char *)text, len, &kf)) == 0)
+			r = tpm_blob_public(kf->pub, kf->pub_len, NULL, &pk, NULL);
+		keyfile_free(kf);
+	} else
+		r = ec_privkey_decode(text, len, &pk);
+	if (r != 0)
+		return r;
+	if ((n = i2d_PUBKEY(pk, &der)) <= 0)
+		r = TPMID_E_NOMEM;
+	else {
+		*ret = der;
+		*ret_len = (size_t)n;
+	}
+	EVP_PKEY_free(pk);
+	return r;
+}
+
+/* Two identities with one key: ssh offers the key once per identity and
+ * signs with whichever it picks, so a PIN on one copy and not the other
+ * fails as "agent refused operation". Refused unless --force, naming the
+ * identity that holds it. An unreadable key is left to the backend to
+ * report. */
+static int
+check_not_held(struct backend *b, const uint8_t *text, size_t len)
+{
+	struct wire_request q = { .type = WIRE_REQ_LIST };
+	struct wire_reply rep = { 0 };
+	uint8_t *spki = NULL;
+	size_t spki_len = 0, i;
+	int r;
+
+	if (import_spki(text, len, &spki, &spki_len) != 0) {
+		tpmid_clearerr();
+		return 0;
+	}
+	if ((r = backend_call(b, &q, &rep)) == 0)
+		for (i = 0; i < rep.n_list; i++)
+			if (rep.list[i].spki != NULL && rep.list[i].spki_len == spki_len &&
+			    memcmp(rep.list[i].spki, spki, spki_len) == 0) {
+				r = tpmid_seterr(TPMID_E_EXISTS, "the store already holds this key "
+				    "as identity '%s' (use --force to import it again)",
+				    rep.list[i].name);
+				break;
+			}
+	OPENSSL_free(spki);
+	wire_reply_clear(&rep);
+	return r;
+}
+
 int
 cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "no-pin", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'F' },
 		CLI_PIN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -107,7 +176,7 @@ cmd_import(int argc, char **argv)
 	uint8_t *text = NULL, *der = NULL;
 	size_t text_len = 0, der_len = 0;
 	char prompt[128];
-	int c, r, no_pin = 0;
+	int c, r, no_pin = 0, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -116,6 +185,9 @@ cmd_import(int argc, char **argv)
 			break;
 		case 'n':
 			no_pin = 1;
+			break;
+		case 'F':
+			force = 1;
 			break;
 		case CLI_PIN_PROMPT:
 		case CLI_PIN_FILE:
@@ -152,12 +224,14 @@ cmd_import(int argc, char **argv)
 		text_len = der_len;
 		der = NULL;
 	}
-	snprintf(prompt, sizeof(prompt), "New PIN for '%s': ", name);
-	if ((r = cli_pin_get(&po, prompt, 1, &pin)) != 0) {
-		r = cli_fail(r, "import '%s'", name);
+	if ((r = cli_backend(&b)) != 0 || (r = cli_check_new_name(&b, name)) != 0 ||
+	    (!force && (r = check_not_held(&b, text, text_len)) != 0)) {
+		r = cli_fail(r, "import '%s' from %s", name, key);
 		goto out;
 	}
-	if ((r = cli_backend(&b)) != 0) {
+	/* Asked for only once the import can go ahead. */
+	snprintf(prompt, sizeof(prompt), "New PIN for '%s': ", name);
+	if ((r = cli_pin_get(&po, prompt, 1, &pin)) != 0) {
 		r = cli_fail(r, "import '%s'", name);
 		goto out;
 	}

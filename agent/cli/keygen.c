@@ -90,11 +90,15 @@ cmd_keygen(int argc, char **argv)
 		return r;
 	if (no_pin && (po.file || po.from_stdin || po.prompt))
 		return cli_usage_error(argv[0], "--no-pin conflicts with a PIN option");
-	snprintf(prompt, sizeof(prompt), "New PIN for '%s': ", name);
-	if ((r = cli_pin_get(&po, prompt, 1, &pin)) != 0)
-		return cli_fail(r, "keygen '%s'", name);
 	if ((r = cli_backend(&b)) != 0)
 		return cli_fail(r, "keygen '%s'", name);
+	/* Asked for only once the name is known to be free. */
+	snprintf(prompt, sizeof(prompt), "New PIN for '%s': ", name);
+	if ((r = cli_check_new_name(&b, name)) != 0 ||
+	    (r = cli_pin_get(&po, prompt, 1, &pin)) != 0) {
+		r = cli_fail(r, "keygen '%s'", name);
+		goto out;
+	}
 	q.name = (char *)name;
 	q.alg = alg;
 	q.persist = persist;

@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "store/atomic.h"
+#include "store/identity.h"
 
 int
 cli_fail(int r, const char *fmt, ...)
@@ -55,15 +56,60 @@ cli_getopt_error(const char *cmd, int c, char **argv)
 	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
+const char *
+cli_escape(const char *s, char *buf, size_t size)
+{
+	size_t o = 0;
+	unsigned char c;
+
+	for (; (c = (unsigned char)*s) != '\0' && o + 5 < size; s++) {
+		if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	if (*s != '\0' && o + 4 <= size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 int
 cli_one_name(const char *cmd, int argc, char **argv, const char **ret)
 {
+	char esc[CLI_ESCAPE_MAX];
+
 	*ret = NULL;
 	if (optind >= argc)
 		return cli_usage_error(cmd, "missing identity NAME");
 	if (optind + 1 < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+		return cli_usage_error(cmd, "unexpected argument '%s'",
+		    cli_escape(argv[optind + 1], esc, sizeof(esc)));
+	/* Checked here, before any PIN is asked for or the agent is asked:
+	 * the same usage error in agent and direct mode. */
+	if (!identity_name_valid(argv[optind]))
+		return cli_usage_error(cmd, "'%s' is not a valid identity name (1-%d characters "
+		    "of A-Z a-z 0-9 . _ -, not starting with '.' or '-')",
+		    cli_escape(argv[optind], esc, sizeof(esc)), TPMID_NAME_MAX);
 	*ret = argv[optind];
+	return 0;
+}
+
+int
+cli_check_new_name(struct backend *b, const char *name)
+{
+	struct id_info info;
+	int r;
+
+	if ((r = backend_info(b, name, &info)) == 0) {
+		id_info_clear(&info);
+		return tpmid_seterr(TPMID_E_EXISTS, "identity '%s' already exists", name);
+	}
+	if (r != TPMID_E_NOENT)
+		return r;
+	tpmid_clearerr();
 	return 0;
 }
 

@@ -74,6 +74,7 @@ cmd_unlock(int argc, char **argv)
 	_cleanup_secret_ struct secret *pin = NULL;
 	const char *name;
 	char prompt[128];
+	struct id_info info = { 0 };
 	uint32_t timeout = 0;
 	int c, r;
 
@@ -104,7 +105,9 @@ cmd_unlock(int argc, char **argv)
 	if (!po.file && !po.from_stdin)
 		po.prompt = 1;
 	snprintf(prompt, sizeof(prompt), "PIN for '%s': ", name);
-	if ((r = cli_pin_get(&po, prompt, 0, &pin)) != 0) {
+	/* Nor for an identity that is not there. */
+	if ((r = backend_info(&b, name, &info)) != 0 ||
+	    (r = cli_pin_get(&po, prompt, 0, &pin)) != 0) {
 		r = cli_fail(r, "unlock '%s'", name);
 		goto out;
 	}
@@ -122,6 +125,7 @@ cmd_unlock(int argc, char **argv)
 	else
 		printf("identity '%s' unlocked\n", name);
 out:
+	id_info_clear(&info);
 	backend_close(&b);
 	return r;
 }
