@@ -5,7 +5,7 @@ pkgs="build-essential autoconf automake libtool pkg-config git
  libtss2-dev libssl-dev libjson-c-dev libcmocka-dev
  swtpm swtpm-tools tpm2-tools tpm2-openssl tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon libtpm2-pkcs11-1 libtpm2-pkcs11-tools
  openssh-client openssh-server openssl opensc gnutls-bin libp11-kit-dev
- clang libclang-rt-14-dev python3 util-linux procps iproute2
+ clang libclang-rt-14-dev python3 util-linux procps iproute2 groff-base
  systemd"
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
