@@ -44,11 +44,12 @@ build_pkgs="build-essential autoconf automake libtool pkg-config
 #   python3         tests/tpmproxy
 #   util-linux procps iproute2  setpriv, runuser, setsid, flock; pkill; ip
 #   systemd         systemd-analyze, -sysusers, -tmpfiles (systemd-units.sh)
+#   groff-base      renders the man pages (docs-man.sh)
 test_pkgs="libcmocka-dev git swtpm-tools tpm2-tools tpm2-openssl
  tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
  libtpm2-pkcs11-1 libtpm2-pkcs11-tools libp11-kit-dev opensc gnutls-bin
  openssh-server clang libclang-rt-14-dev python3
- util-linux procps iproute2 systemd"
+ util-linux procps iproute2 systemd groff-base"
 
 # The comment at the top, up to the first line of code.
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
