@@ -78,7 +78,7 @@ test_seterr_errmsg(void **state)
 static void
 test_long_detail_truncated(void **state)
 {
-	char big[2000];
+	char big[TPMID_ERRMSG_MAX * 2];
 	const char *m;
 
 	(void)state;

@@ -211,6 +211,7 @@ test_req_table(void **state)
 		{ WIRE_REQ_SET_CERT, WIRE_ACCESS_OWNER, 0 },
 		{ WIRE_REQ_SET_SSH_CERT, WIRE_ACCESS_OWNER, 0 },
 		{ WIRE_REQ_EXPORT, WIRE_ACCESS_IDENTITY, 0 },
+		{ WIRE_REQ_SET_SSH, WIRE_ACCESS_OWNER, 0 },
 	};
 	size_t i;
 	int j;
