@@ -957,6 +957,8 @@ store_srk_name_put(struct store *s, const uint8_t *name, size_t len)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
+	if ((r = ensure_dir(s->dir)) < 0)
+		goto out;
 	r = atomic_write(path, line, strlen(line), 0600, 0);
 out:
 	free(old);

@@ -108,8 +108,10 @@ backend_open(const struct backend_opts *o, struct backend *ret)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tcti = o->tcti;
 	cfg.store_dir = o->store_dir;
-	/* Commands like list and pubkey need no TPM at all. */
+	/* Commands like list and pubkey need no TPM at all, nor a store
+	 * they could write. */
 	cfg.lazy_tpm = 1;
+	cfg.store_lazy = 1;
 	return engine_new(&cfg, &ret->engine);
 }
 

@@ -86,6 +86,14 @@ cmd_keygen(int argc, char **argv)
 			return cli_getopt_error(argv[0], c, argv);
 		}
 	}
+	/* getopt takes "--persist 0x81000030" as --persist and a second
+	 * word: an optional value must be attached. */
+	if (persist == PERSIST_AUTO && optind + 1 < argc && strncmp(argv[optind + 1], "0x", 2) == 0)
+		return cli_usage_error(argv[0], "unexpected argument '%s' (to choose the handle, "
+		    "attach it: --persist=%s)", argv[optind + 1], argv[optind + 1]);
+	if (persist == PERSIST_AUTO && optind + 1 < argc && strncmp(argv[optind], "0x", 2) == 0)
+		return cli_usage_error(argv[0], "unexpected argument '%s' (to choose the handle, "
+		    "attach it: --persist=%s)", argv[optind], argv[optind]);
 	if ((r = cli_one_name(argv[0], argc, argv, &name)) != 0)
 		return r;
 	if (no_pin && (po.file || po.from_stdin || po.prompt))

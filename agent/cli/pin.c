@@ -200,7 +200,9 @@ tty_read(const char *prompt, const struct cli_secret_kind *kind, struct secret *
 }
 
 /* Run $SSH_ASKPASS with the prompt as its argument; its stdout up to the
- * first newline is the answer. A non-zero exit is a cancel. */
+ * first newline is the answer. A non-zero exit is a cancel; a program that
+ * could not be run is said to be so (an errno through a close-on-exec
+ * pipe), not taken for a cancel. */
 static int
 askpass_read(const char *askpass, const char *prompt, const struct cli_secret_kind *kind,
     struct secret **ret)
@@ -209,23 +211,35 @@ askpass_read(const char *askpass, const char *prompt, const struct cli_secret_ki
 	size_t n = 0;
 	ssize_t got;
 	pid_t pid;
-	int p[2], status, r = 0;
+	int p[2], ep[2], status, err = 0, r = 0;
 
 	*ret = NULL;
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return tpmid_seterr(TPMID_E_IO, "pipe: %s", strerror(errno));
+	if (pipe2(ep, O_CLOEXEC) != 0) {
+		close(p[0]);
+		close(p[1]);
+		return tpmid_seterr(TPMID_E_IO, "pipe: %s", strerror(errno));
+	}
 	if ((pid = fork()) < 0) {
 		close(p[0]);
 		close(p[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return tpmid_seterr(TPMID_E_IO, "fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
-		if (dup2(p[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execlp(askpass, askpass, prompt, (char *)NULL);
+		if (dup2(p[1], STDOUT_FILENO) >= 0)
+			execlp(askpass, askpass, prompt, (char *)NULL);
+		err = errno;
+		(void)!write(ep[1], &err, sizeof(err));
 		_exit(127);
 	}
 	close(p[1]);
+	close(ep[1]);
+	if (read(ep[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
+		err = 0;
+	close(ep[0]);
 	while (n < sizeof(buf)) {
 		got = read(p[0], buf + n, sizeof(buf) - n);
 		if (got < 0 && errno == EINTR)
@@ -240,6 +254,12 @@ askpass_read(const char *askpass, const char *prompt, const struct cli_secret_ki
 			r = tpmid_seterr(TPMID_E_IO, "waitpid: %s", strerror(errno));
 			goto out;
 		}
+	}
+	if (err != 0) {
+		r = tpmid_seterr(TPMID_E_NOENT, "cannot run the askpass program '%s': %s (set "
+		    "SSH_ASKPASS to a program that asks for the %s, or use --pin-file or "
+		    "--pin-stdin)", askpass, strerror(err), kind->noun);
+		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		r = tpmid_seterr(TPMID_E_CANCELLED, "%s did not return a PIN (cancelled)", askpass);
@@ -368,8 +388,18 @@ cli_pin_for_sign(const struct id_info *info, const char *prompt, struct secret *
 int
 cli_pin_explain(const struct backend *b, const char *name, int r)
 {
-	if (r == TPMID_E_LOCKED && !backend_is_agent(b))
+	int fd;
+
+	if (r != TPMID_E_LOCKED || backend_is_agent(b))
+		return r;
+	/* --pin asks on the terminal: no use advising it without one. */
+	if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) >= 0) {
+		close(fd);
 		tpmid_seterr(r, "identity '%s' needs its PIN: use --pin, --pin-file or "
 		    "--pin-stdin (or start tpmid-agent and run 'tpmid unlock %s')", name, name);
+	} else
+		tpmid_seterr(r, "identity '%s' needs its PIN: use --pin-file or --pin-stdin, "
+		    "or set SSH_ASKPASS (or start tpmid-agent and run 'tpmid unlock %s')", name,
+		    name);
 	return r;
 }

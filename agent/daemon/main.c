@@ -200,8 +200,8 @@ check_tpm(struct dispatch_ctx *d)
 		log_warn("the TPM at %s is not reachable; requests will fail until it is",
 		    st.tcti);
 	else
-		log_info("TPM at %s reachable; %u identities in the store", st.tcti,
-		    st.identities);
+		log_info("TPM at %s reachable; %u identit%s in the store", st.tcti,
+		    st.identities, st.identities == 1 ? "y" : "ies");
 }
 
 static int

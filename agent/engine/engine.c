@@ -91,7 +91,7 @@ engine_new(const struct engine_cfg *cfg, struct engine **ret)
 		r = TPMID_E_NOMEM;
 		goto out;
 	}
-	if ((r = store_open(cfg->store_dir, 1, &e->store)) != 0)
+	if ((r = store_open(cfg->store_dir, !cfg->store_lazy, &e->store)) != 0)
 		goto out;
 	if (!cfg->lazy_tpm && (r = engine_srk_name(e, &nm, &nm_len)) != 0)
 		goto out;

@@ -41,6 +41,8 @@ struct engine_cfg {
 	const char *store_dir;  /* NULL: store_open() default */
 	unsigned max_loaded;    /* 0: ENGINE_MAX_LOADED_DEFAULT */
 	int lazy_tpm;           /* 1: do not touch the TPM until needed */
+	int store_lazy;         /* 1: make the store directory only to write
+				 * (read-only commands need no writable store) */
 };
 
 struct engine;

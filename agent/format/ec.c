@@ -40,6 +40,39 @@ ec_pkey_curve(EVP_PKEY *pk, const struct curve_info **ret)
 	return 0;
 }
 
+static int
+has(const uint8_t *data, size_t len, const char *s)
+{
+	return memmem(data, len, s, strlen(s)) != NULL;
+}
+
+/* What an undecodable key file is instead, so import can say so: an
+ * encrypted key, a public key or a certificate are common mix-ups. */
+static int
+not_a_private_key(const uint8_t *data, size_t len)
+{
+	const unsigned char *p = data;
+	X509 *x;
+	EVP_PKEY *pub;
+
+	if (has(data, len, "-----BEGIN ENCRYPTED PRIVATE KEY-----") ||
+	    has(data, len, "Proc-Type: 4,ENCRYPTED"))
+		return tpmid_seterr(TPMID_E_FORMAT, "an encrypted private key: decrypt it first "
+		    "('openssl pkey -in FILE -out plain.pem' asks for its passphrase), import "
+		    "plain.pem, then remove it");
+	if (has(data, len, "-----BEGIN CERTIFICATE-----") ||
+	    ((x = d2i_X509(NULL, &p, (long)len)) != NULL && (X509_free(x), 1)))
+		return tpmid_seterr(TPMID_E_FORMAT, "a certificate, not a private key: import "
+		    "needs the private key; attach a certificate with 'tpmid cert NAME --set FILE'");
+	p = data;
+	if (has(data, len, "PUBLIC KEY-----") || has(data, len, "ecdsa-sha2-nistp") ||
+	    ((pub = d2i_PUBKEY(NULL, &p, (long)len)) != NULL && (EVP_PKEY_free(pub), 1)))
+		return tpmid_seterr(TPMID_E_FORMAT, "a public key, not a private key: import "
+		    "needs the private key");
+	return tpmid_seterr(TPMID_E_FORMAT, "not a TSS2 PRIVATE KEY, OpenSSH private key or "
+	    "unencrypted PEM/DER (PKCS#8, SEC1) private key");
+}
+
 int
 ec_privkey_decode(const uint8_t *data, size_t len, EVP_PKEY **ret)
 {
@@ -59,8 +92,7 @@ ec_privkey_decode(const uint8_t *data, size_t len, EVP_PKEY **ret)
 	 * method specified"); OSSL_DECODER, unlike PEM_read_bio_*(), has no
 	 * terminal fallback. */
 	if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pk == NULL) {
-		r = tpmid_seterr(TPMID_E_FORMAT, "not a TSS2 PRIVATE KEY, OpenSSH private key or "
-		    "unencrypted PEM/DER (PKCS#8, SEC1) private key");
+		r = not_a_private_key(data, len);
 		goto out;
 	}
 	if ((r = ec_pkey_curve(pk, &c)) != 0)
