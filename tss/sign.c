@@ -67,8 +67,8 @@ out:
 /* After a failed authorization, say how many tries remain (Part 1 §19.8.2:
  * failedTries vs. maxTries, read as TPM_PT_LOCKOUT_COUNTER and
  * TPM_PT_MAX_AUTH_FAIL) or, in lockout, how long to wait. Keeps `err`. */
-static int
-da_detail(struct tpm *t, int err)
+int
+tss_da_detail(struct tpm *t, int err)
 {
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more = 0;
@@ -199,7 +199,7 @@ tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t digest_
 	if (r == TPMID_E_BADPIN && plen == 0)
 		return tpmid_seterr(TPMID_E_NEEDPIN, "this key needs a PIN");
 	if ((r == TPMID_E_BADPIN && !k->noda) || r == TPMID_E_LOCKOUT)
-		return da_detail(t, r);
+		return tss_da_detail(t, r);
 	if (r < 0)
 		return r;
 	return sig_to_der(&sig, ret_der, ret_der_len);

@@ -176,6 +176,9 @@ int tss_curve_params(enum tpmid_curve curve, TPMI_ECC_CURVE *ret_id, TPMI_ALG_HA
 /* Length of a PIN as an authValue: 0 for NULL or empty, TPMID_E_INVAL when
  * longer than the SHA-256 digest (Part 1 §19.6.5). */
 int tss_pin_len(const struct secret *pin);
+/* After a failed authorization (TPMID_E_BADPIN, TPMID_E_LOCKOUT): the same
+ * code with a detail saying how many tries are left or how long to wait. */
+int tss_da_detail(struct tpm *t, int err);
 /* A TPM object's name, nameAlg || H_nameAlg(TPMT_PUBLIC) (Part 1 §16); the
  * one place tpmid computes it. SHA-256 names only (TPMID_E_UNSUPPORTED
  * otherwise). *ret is zeroed first. */

@@ -259,6 +259,15 @@ int tpm_sign(struct tpm *t, struct tpm_key *k, const uint8_t *digest, size_t dig
  * was lost (TPMID_E_TPM_RESET), *ret_handle is the handle tried: the key
  * may be persistent there. */
 int tpm_persist(struct tpm *t, struct tpm_key *k, uint32_t handle, uint32_t *ret_handle);
+/* TPM2_ObjectChangeAuth (Part 3 §14.1): a new private area for the loaded
+ * (transient) key `k`, under the SRK, whose auth value is `new_pin` (NULL
+ * or empty: none), authorized with `old_pin`. The new PIN travels
+ * encrypted in an SRK-salted session. The loaded object and every old
+ * blob keep the old auth value (the TPM changes only the copy it
+ * returns). *ret_priv is a marshaled TPM2B_PRIVATE. TPMID_E_BADPIN /
+ * TPMID_E_LOCKOUT with a detail on a wrong old PIN. */
+int tpm_change_auth(struct tpm *t, struct tpm_key *k, const struct secret *old_pin,
+    const struct secret *new_pin, uint8_t **ret_priv, size_t *ret_priv_len);
 /* The lowest free persistent handle from TPMID_PERSIST_FIRST up (what
  * tpm_persist() with handle 0 takes, if nothing else takes it first). 0
  * and *ret set; TPMID_E_HANDLE when none is free, or the TPM's error. */

@@ -114,6 +114,7 @@ int cmd_lock(int argc, char **argv);     /* unlock.c */
 int cmd_status(int argc, char **argv);
 int cmd_ssh_cert(int argc, char **argv);
 int cmd_ssh_offer(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
 int cmd_srk(int argc, char **argv);
 
 #endif

@@ -33,6 +33,7 @@ static const struct {
 	{ "delete", cmd_delete, "delete an identity (and evict its persistent key)" },
 	{ "unlock", cmd_unlock, "give the agent an identity's PIN" },
 	{ "lock", cmd_lock, "make the agent forget held PINs" },
+	{ "passwd", cmd_passwd, "change, add or remove an identity's PIN" },
 	{ "status", cmd_status, "show the agent or TPM status" },
 	{ "srk", cmd_srk, "show or persist the storage root key (faster starts)" },
 };

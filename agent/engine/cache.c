@@ -30,7 +30,7 @@ engine_check_name(const char *name)
 	return 0;
 }
 
-static void
+void
 entry_unload(struct engine *e, struct entry *en)
 {
 	if (en->key == NULL)

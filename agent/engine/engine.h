@@ -103,6 +103,11 @@ int engine_set_cert(struct engine *e, const char *name, const char *cert_pem,
     const char *ca_pem);
 /* Attach an OpenSSH certificate line (must certify this key). */
 int engine_set_ssh_cert(struct engine *e, const char *name, const char *line);
+/* Change, add (new_pin set, old NULL) or remove (new_pin NULL) the PIN of a
+ * non-persistent key: a new blob from TPM2_ObjectChangeAuth replaces the
+ * stored one (passwd.c). */
+int engine_passwd(struct engine *e, const char *name, const struct secret *old_pin,
+    const struct secret *new_pin);
 /* Whether ssh-agent's identity listing offers the identity (tpmid.ssh). */
 int engine_set_ssh(struct engine *e, const char *name, int offer);
 

@@ -151,6 +151,8 @@ void entry_free(struct engine *e, struct entry *en);
 void entry_make_room(struct engine *e, struct entry *en, int transient);
 /* Load the entry's key if it is not loaded (within max_loaded). */
 int entry_load_key(struct engine *e, struct entry *en);
+/* Flush the entry's key from the TPM (it is loaded again on next use). */
+void entry_unload(struct engine *e, struct entry *en);
 /* Whether a PIN is held for the entry and has not expired. */
 int entry_unlocked(struct engine *e, const struct entry *en);
 /* Flush every key we loaded (after a reset: forget them). */

@@ -105,6 +105,12 @@ req_set_ssh_cert(struct engine *e, const struct wire_request *q, struct wire_rep
 }
 
 static int
+req_passwd(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
+{
+	return engine_passwd(e, q->name, q->pin, q->new_pin);
+}
+
+static int
 req_set_ssh(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
 {
 	return engine_set_ssh(e, q->name, q->flag);

@@ -73,6 +73,7 @@ wire_request_clear(struct wire_request *r)
 	free(r->name);
 	freezero(r->data, r->data_len);
 	secret_free(r->pin);
+	secret_free(r->new_pin);
 	free(r->cert_pem);
 	free(r->ca_pem);
 	free(r->line);
@@ -227,6 +228,8 @@ put_field(struct tbuf *out, enum wire_field f, const struct wire_request *r)
 		return tbuf_put_u32(out, r->timeout_s);
 	case WF_FLAG:
 		return tbuf_put_u8(out, r->flag ? 1 : 0);
+	case WF_NEWPIN:
+		return put_pin(out, r->new_pin);
 	case WF_CERT:
 		return put_required(out, r->cert_pem);
 	case WF_CA_OPT:
@@ -296,6 +299,8 @@ get_field(struct tbuf *in, enum wire_field f, struct wire_request *q)
 		return tbuf_get_u32(in, &q->timeout_s);
 	case WF_FLAG:
 		return get_flag(in, &q->flag);
+	case WF_NEWPIN:
+		return get_pin(in, &q->new_pin);
 	case WF_CERT:
 		return get_text(in, WIRE_REQUEST_MAX, 0, &q->cert_pem);
 	case WF_CA_OPT:

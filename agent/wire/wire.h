@@ -59,6 +59,7 @@ enum wire_field {
 	WF_CA_OPT,   /* string PEM, empty = none */
 	WF_LINE,     /* string OpenSSH certificate line, required */
 	WF_FLAG,     /* byte 0 or 1 */
+	WF_NEWPIN,   /* string new pin, empty = none; locked memory, like WF_PIN */
 };
 #define WIRE_FIELDS_MAX 6
 #define WIRE_FIELDS(...) { __VA_ARGS__ }
@@ -161,6 +162,7 @@ struct wire_request {
 	uint8_t *data;           /* digest, data to sign, or key to import */
 	size_t data_len;
 	struct secret *pin;      /* NULL when none was sent */
+	struct secret *new_pin;  /* passwd: NULL = no PIN */
 	enum tpmid_curve alg;    /* keygen */
 	enum persist_mode persist; /* keygen */
 	uint32_t handle;         /* keygen with PERSIST_HANDLE */
