@@ -115,6 +115,7 @@ int cmd_status(int argc, char **argv);
 int cmd_ssh_cert(int argc, char **argv);
 int cmd_ssh_offer(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int cmd_srk(int argc, char **argv);
 
 #endif

@@ -36,6 +36,7 @@ static const struct {
 	{ "passwd", cmd_passwd, "change, add or remove an identity's PIN" },
 	{ "status", cmd_status, "show the agent or TPM status" },
 	{ "srk", cmd_srk, "show or persist the storage root key (faster starts)" },
+	{ "doctor", cmd_doctor, "check the setup; one line per finding, with the fix" },
 };
 
 static void
