@@ -83,6 +83,10 @@ int cli_getopt_error(const char *cmd, int c, char **argv);
 int cli_flush_stdout(void);
 /* 1 if stdout is a terminal (binary output must not go there). */
 int cli_stdout_is_tty(void);
+/* TPMID_E_EXISTS (with the detail) when `path` is an existing file and not
+ * `force`: checked before a PIN is asked or the TPM used. Devices, FIFOs
+ * and stdout ("-", NULL) always pass. */
+int cli_check_output(const char *path, int force);
 /* Write output to `path` (NULL or "-": stdout). A file is written to a
  * temp name and renamed into place with `mode`; `no_clobber` refuses an
  * existing file. Errors name the path. */

@@ -13,7 +13,7 @@
 #include "common/util.h"
 
 static const char usage[] =
-    "usage: tpmid csr NAME --subject DN [--san LIST] [--out FILE]\n"
+    "usage: tpmid csr NAME --subject DN [--san LIST] [--out FILE [--force]]\n"
     "                      [--pin | --pin-file F | --pin-stdin]\n"
     "\n"
     "Write a PKCS#10 certificate request (PEM) for identity NAME, signed in\n"
@@ -25,7 +25,9 @@ static const char usage[] =
     "                 serialNumber, another OpenSSL name or a dotted OID\n"
     "  --san LIST     subjectAltName, e.g. \"DNS:web.example,IP:192.0.2.1,\n"
     "                 URI:spiffe://example/web,email:ops@example.org\"\n"
-    "  --out FILE     write to FILE instead of standard output\n"
+    "  --out FILE     write to FILE instead of standard output; an existing\n"
+    "                 file is not replaced\n"
+    "  --force        replace FILE if it exists\n"
     "  --pin, --pin-file F, --pin-stdin\n"
     "                 the key's PIN (see 'tpmid sign --help')\n"
     "  --help         show this help\n";
@@ -51,6 +53,7 @@ cmd_csr(int argc, char **argv)
 		{ "subject", required_argument, NULL, 'S' },
 		{ "san", required_argument, NULL, 'a' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'F' },
 		CLI_PIN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -64,7 +67,7 @@ cmd_csr(int argc, char **argv)
 	X509_NAME *nm = NULL;
 	GENERAL_NAMES *gens = NULL;
 	char *pem = NULL, prompt[128];
-	int c, r;
+	int c, r, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -76,6 +79,9 @@ cmd_csr(int argc, char **argv)
 			break;
 		case 'o':
 			out_path = optarg;
+			break;
+		case 'F':
+			force = 1;
 			break;
 		case CLI_PIN_PROMPT:
 		case CLI_PIN_FILE:
@@ -103,6 +109,8 @@ cmd_csr(int argc, char **argv)
 			return cli_usage_error(argv[0], "--san: %s", tpmid_errmsg(r));
 		GENERAL_NAMES_free(gens);
 	}
+	if ((r = cli_check_output(out_path, force)) != 0)
+		return cli_fail(r, "csr '%s'", name);
 	snprintf(prompt, sizeof(prompt), "PIN for '%s': ", name);
 	if ((r = cli_pin_get(&po, prompt, 0, &pin)) != 0)
 		return cli_fail(r, "csr '%s'", name);
@@ -124,7 +132,7 @@ cmd_csr(int argc, char **argv)
 		r = cli_fail(cli_pin_explain(&b, name, r), "csr '%s'", name);
 		goto out;
 	}
-	if ((r = cli_write_output(out_path, pem, strlen(pem), 0644, 0)) != 0)
+	if ((r = cli_write_output(out_path, pem, strlen(pem), 0644, !force)) != 0)
 		r = cli_fail(r, "csr '%s'", name);
 out:
 	free(pem);

@@ -131,6 +131,21 @@ cli_stdout_is_tty(void)
 }
 
 int
+cli_check_output(const char *path, int force)
+{
+	struct stat st;
+
+	if (force || path == NULL || strcmp(path, "-") == 0 || lstat(path, &st) != 0)
+		return 0;
+	/* Devices, FIFOs and sockets (/dev/null, /dev/stdout, a pipe) are
+	 * written in place, not replaced: nothing to clobber. */
+	if (!S_ISLNK(st.st_mode) ? !S_ISREG(st.st_mode) :
+	    (stat(path, &st) == 0 && !S_ISREG(st.st_mode)))
+		return 0;
+	return tpmid_seterr(TPMID_E_EXISTS, "%s exists (use --force to replace it)", path);
+}
+
+int
 cli_write_output(const char *path, const void *p, size_t len, unsigned mode, int no_clobber)
 {
 	char *real = NULL;
@@ -142,8 +157,8 @@ cli_write_output(const char *path, const void *p, size_t len, unsigned mode, int
 			return tpmid_seterr(r, "standard output: %s", strerror(errno));
 		return 0;
 	}
-	if (no_clobber && lstat(path, &st) == 0)
-		return tpmid_seterr(TPMID_E_EXISTS, "%s exists (use --force to replace it)", path);
+	if (no_clobber && (r = cli_check_output(path, 0)) != 0)
+		return r;
 	/* A device, FIFO or socket (/dev/null, /dev/stdout, a pipe) is written
 	 * in place: renaming a file over it would replace the device node. */
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {

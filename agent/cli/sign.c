@@ -19,7 +19,7 @@
 #include "common/util.h"
 
 static const char usage[] =
-    "usage: tpmid sign NAME --in FILE [--digest] [--out SIG]\n"
+    "usage: tpmid sign NAME --in FILE [--digest] [--out SIG [--force]]\n"
     "                       [--pin | --pin-file F | --pin-stdin]\n"
     "\n"
     "Sign FILE with identity NAME's key in the TPM and write the DER ECDSA\n"
@@ -29,7 +29,9 @@ static const char usage[] =
     "  --in FILE          the data to sign ('-' for standard input)\n"
     "  --digest           FILE is already the digest (32 or 48 bytes)\n"
     "  --out SIG          write the signature to SIG (default: standard output,\n"
-    "                     which must not be a terminal)\n"
+    "                     which must not be a terminal); an existing file\n"
+    "                     is not replaced\n"
+    "  --force            replace SIG if it exists\n"
     "  --pin              ask for the PIN on the terminal (or SSH_ASKPASS)\n"
     "  --pin-file F       the PIN is the first line of F\n"
     "  --pin-stdin        the PIN is the first line of standard input\n"
@@ -86,6 +88,7 @@ cmd_sign(int argc, char **argv)
 		{ "in", required_argument, NULL, 'i' },
 		{ "digest", no_argument, NULL, 'd' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'F' },
 		CLI_PIN_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -99,7 +102,7 @@ cmd_sign(int argc, char **argv)
 	size_t dg_len = 0, raw_len = 0, sig_len = 0;
 	const struct curve_info *curve;
 	char prompt[128];
-	int c, r, digest = 0;
+	int c, r, digest = 0, force = 0;
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -111,6 +114,9 @@ cmd_sign(int argc, char **argv)
 			break;
 		case 'o':
 			out_path = optarg;
+			break;
+		case 'F':
+			force = 1;
 			break;
 		case CLI_PIN_PROMPT:
 		case CLI_PIN_FILE:
@@ -134,6 +140,8 @@ cmd_sign(int argc, char **argv)
 	if ((out_path == NULL || strcmp(out_path, "-") == 0) && cli_stdout_is_tty())
 		return cli_usage_error(argv[0], "refusing to write a binary signature to a "
 		    "terminal: use --out SIG or redirect standard output");
+	if ((r = cli_check_output(out_path, force)) != 0)
+		return cli_fail(r, "sign '%s'", name);
 	snprintf(prompt, sizeof(prompt), "PIN for '%s': ", name);
 	if ((r = cli_pin_get(&po, prompt, 0, &pin)) != 0)
 		return cli_fail(r, "sign '%s'", name);
@@ -175,7 +183,7 @@ cmd_sign(int argc, char **argv)
 		r = cli_fail(r, "sign '%s'", name);
 		goto out;
 	}
-	if ((r = cli_write_output(out_path, sig, sig_len, 0644, 0)) != 0)
+	if ((r = cli_write_output(out_path, sig, sig_len, 0644, !force)) != 0)
 		r = cli_fail(r, "sign '%s'", name);
 out:
 	free(raw);

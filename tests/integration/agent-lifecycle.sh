@@ -34,7 +34,7 @@ cp "$T/other/byhand.json" "$TPMID_STORE/byhand.json"
 printf 'hello\n' >"$T/msg"
 for n in first added byhand; do
 	"$TPMID" pubkey "$n" >"$T/$n.pem" 2>"$T/err" || fail "pubkey $n via the agent: $(cat "$T/err")"
-	run_ok "$TPMID" sign "$n" --in "$T/msg" --out "$T/$n.sig"
+	run_ok "$TPMID" sign "$n" --in "$T/msg" --force --out "$T/$n.sig"
 	openssl dgst -sha256 -verify "$T/$n.pem" -signature "$T/$n.sig" "$T/msg" >/dev/null ||
 		fail "signature of $n does not verify"
 done
@@ -58,11 +58,11 @@ os.unlink(os.path.join(d, "swap.json"))
 PY
 "$TPMID" pubkey added >"$T/added2.pem"
 cmp -s "$T/added.pem" "$T/added2.pem" && fail "the agent still serves the old key of 'added'"
-run_ok "$TPMID" sign added --in "$T/msg" --out "$T/added2.sig"
+run_ok "$TPMID" sign added --in "$T/msg" --force --out "$T/added2.sig"
 openssl dgst -sha256 -verify "$T/added2.pem" -signature "$T/added2.sig" "$T/msg" >/dev/null ||
 	fail "signature after the hand edit is not made with the new key"
 rm "$TPMID_STORE/added.json"
-expect_status 1 "$TPMID" sign added --in "$T/msg" --out "$T/added3.sig"
+expect_status 1 "$TPMID" sign added --in "$T/msg" --force --out "$T/added3.sig"
 grep -q "no identity 'added'" "$T/err" || fail "removed identity: $(cat "$T/err")"
 pass "identities changed or removed by hand are seen without a restart"
 
@@ -86,7 +86,7 @@ python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[
 [ -S "$TPMID_SOCKET" ] || fail "could not make a stale socket"
 start_agent
 grep -q "replaced stale socket $TPMID_SOCKET" "$T/agent.log" || fail "stale socket not reported"
-run_ok "$TPMID" sign first --in "$T/msg" --out "$T/first.sig"
+run_ok "$TPMID" sign first --in "$T/msg" --force --out "$T/first.sig"
 stop_agent
 pass "stale socket replaced"
 
@@ -123,7 +123,7 @@ AGENT_PID=$!
 _track "$AGENT_PID"
 for _ in $(seq 100); do "$TPMID" --socket "$TPMID_SOCKET" status >/dev/null 2>&1 && grep -q 'socket activation' "$T/agent.log" && break; sleep 0.05; done
 grep -q "serving $TPMID_SOCKET (socket activation)" "$T/agent.log" || fail "activated agent did not start: $(tail -n 3 "$T/agent.log")"
-run_ok "$TPMID" sign first --in "$T/msg" --out "$T/first.sig"
+run_ok "$TPMID" sign first --in "$T/msg" --force --out "$T/first.sig"
 openssl dgst -sha256 -verify "$T/first.pem" -signature "$T/first.sig" "$T/msg" >/dev/null ||
 	fail "signature through the activated agent does not verify"
 stop_agent
@@ -142,7 +142,7 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
 	# The first connection starts the agent.
 	ok=0
 	for _ in $(seq 100); do
-		if "$TPMID" sign first --in "$T/msg" --out "$T/first.sig" 2>/dev/null; then ok=1; break; fi
+		if "$TPMID" sign first --in "$T/msg" --force --out "$T/first.sig" 2>/dev/null; then ok=1; break; fi
 		sleep 0.05
 	done
 	[ "$ok" -eq 1 ] || fail "no signature through systemd-socket-activate: $(tail -n 3 "$T/agent.log")"
@@ -162,7 +162,7 @@ grep -q "^SSH_AUTH_SOCK=$TPMID_SOCKET; export SSH_AUTH_SOCK;" "$T/env.out" ||
 dpid=$(sed -n 's/^TPMID_AGENT_PID=\([0-9]*\);.*/\1/p' "$T/env.out")
 [ -n "$dpid" ] || fail "no TPMID_AGENT_PID line: $(cat "$T/env.out")"
 _track "$dpid"
-run_ok "$TPMID" sign first --in "$T/msg" --out "$T/first.sig"
+run_ok "$TPMID" sign first --in "$T/msg" --force --out "$T/first.sig"
 kill -TERM "$dpid"
 for _ in $(seq 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$dpid" 2>/dev/null && fail "detached agent did not exit on SIGTERM"

@@ -16,15 +16,15 @@ pid_before=$AGENT_PID
 "$TPMID" pubkey r >"$T/r.pem"
 "$TPMID" pubkey rp >"$T/rp.pem"
 printf 'before the reset\n' >"$T/msg"
-run_ok "$TPMID" sign r --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign r --in "$T/msg" --force --out "$T/sig"
 run_ok "$TPMID" unlock rp --pin-file "$T/pin"
-run_ok "$TPMID" sign rp --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign rp --in "$T/msg" --force --out "$T/sig"
 
 # Signs in a loop while the TPM goes away and comes back.
 (
 	for k in $(seq 60); do
 		set +e
-		timeout 20 "$TPMID" sign r --in "$T/msg" --out "$T/loop.sig" 2>"$T/loop.err.$k"
+		timeout 20 "$TPMID" sign r --in "$T/msg" --force --out "$T/loop.sig" 2>"$T/loop.err.$k"
 		echo "$?" >>"$T/loop.rc"
 		set -e
 		sleep 0.05
@@ -35,7 +35,7 @@ sleep 0.5
 stop_swtpm
 # While it is down: a clean error, not a hang.
 set +e
-timeout 20 "$TPMID" sign r --in "$T/msg" --out "$T/down.sig" 2>"$T/down.err"
+timeout 20 "$TPMID" sign r --in "$T/msg" --force --out "$T/down.sig" 2>"$T/down.err"
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "sign with the TPM down exited $rc (124 = hang): $(cat "$T/down.err")"
@@ -53,12 +53,12 @@ pass "during the reset: $ok signs ok, $errs clean errors, no hang"
 # Recovery without restarting the agent.
 for k in 1 2 3 4 5; do
 	printf 'after the reset %s\n' "$k" >"$T/msg2"
-	run_ok "$TPMID" sign r --in "$T/msg2" --out "$T/sig2"
+	run_ok "$TPMID" sign r --in "$T/msg2" --force --out "$T/sig2"
 	openssl dgst -sha256 -verify "$T/r.pem" -signature "$T/sig2" "$T/msg2" >/dev/null ||
 		fail "signature after the reset does not verify"
 done
 # The held PIN survives the reconnect (it lives in the agent, not the TPM).
-run_ok "$TPMID" sign rp --in "$T/msg2" --out "$T/sig3"
+run_ok "$TPMID" sign rp --in "$T/msg2" --force --out "$T/sig3"
 openssl dgst -sha256 -verify "$T/rp.pem" -signature "$T/sig3" "$T/msg2" >/dev/null ||
 	fail "PIN-key signature after the reset does not verify"
 [ "$AGENT_PID" = "$pid_before" ] && kill -0 "$AGENT_PID" || fail "the agent was restarted"
@@ -73,7 +73,7 @@ pass "signing works again with the same agent (pid $AGENT_PID, $resets reconnect
 # the one holding r's public key: the first transient handle is the agent's
 # SRK (loaded first), and flushing that is a different case.
 need tpm2_flushcontext
-run_ok "$TPMID" sign r --in "$T/msg2" --out "$T/sig2"
+run_ok "$TPMID" sign r --in "$T/msg2" --force --out "$T/sig2"
 resets_before=$(agent_status "tpm resets")
 objs=$(transient_objects "$T/r.pem" "$T/rp.pem")
 log "before the flush: $(echo $objs)"
@@ -97,7 +97,7 @@ log "flushed $key (r, $attrs); left: $(echo $objs)"
 
 for k in 1 2 3; do
 	printf 'after a foreign flush %s\n' "$k" >"$T/msg4"
-	run_ok "$TPMID" sign r --in "$T/msg4" --out "$T/sig4"
+	run_ok "$TPMID" sign r --in "$T/msg4" --force --out "$T/sig4"
 	openssl dgst -sha256 -verify "$T/r.pem" -signature "$T/sig4" "$T/msg4" >/dev/null ||
 		fail "signature after a flush behind the agent's back does not verify"
 done

@@ -10,13 +10,13 @@ start_swtpm
 for k in a b c d; do run_ok "$TPMID" --direct keygen $k; done
 start_agent
 echo x >"$T/msg"
-for k in a b c; do run_ok "$TPMID" sign $k --in "$T/msg" --out "$T/s"; done
+for k in a b c; do run_ok "$TPMID" sign $k --in "$T/msg" --force --out "$T/s"; done
 [ "$(agent_status "loaded keys")" -ge 2 ] || fail "the agent holds fewer than 2 keys"
-expect_status 1 "$TPMID" --direct sign d --in "$T/msg" --out "$T/s"
+expect_status 1 "$TPMID" --direct sign d --in "$T/msg" --force --out "$T/s"
 grep -q "TPM out of object or session memory; opened directly ($TPMID_TCTI), this process shares the TPM's object slots.*use the agent (without --direct), or a resource manager (device:/dev/tpmrm0" "$T/err" ||
 	fail "direct mode on a full TPM: $(cat "$T/err")"
 log "$(cat "$T/err")"
 # Through the agent the same command works.
-run_ok "$TPMID" sign d --in "$T/msg" --out "$T/s"
+run_ok "$TPMID" sign d --in "$T/msg" --force --out "$T/s"
 stop_agent
 pass "a direct-mode command on a TPM the agent fills says why and what to do"

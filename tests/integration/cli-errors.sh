@@ -18,18 +18,18 @@ grep -q 'bad.json' "$T/err" || fail "list did not name the bad file: $(cat "$T/e
 expect_status 1 "$TPMID" list --json
 grep -q '"error"' "$T/out" || fail "list --json: $(cat "$T/out")"
 grep -q '"good"' "$T/out" || fail "list --json lost good: $(cat "$T/out")"
-expect_status 1 "$TPMID" sign bad --in "$T/msg" --out "$T/sig"
+expect_status 1 "$TPMID" sign bad --in "$T/msg" --force --out "$T/sig"
 grep -q "$TPMID_STORE/bad.json" "$T/err" || fail "sign did not name the path: $(cat "$T/err")"
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "error is not one line: $(cat "$T/err")"
-run_ok "$TPMID" sign good --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign good --in "$T/msg" --force --out "$T/sig"
 # A corrupt identity can be deleted.
 run_ok "$TPMID" delete bad
 run_ok "$TPMID" list >/dev/null
 
 # No such identity.
-expect_status 1 "$TPMID" sign nope --in "$T/msg" --out "$T/sig"
+expect_status 1 "$TPMID" sign nope --in "$T/msg" --force --out "$T/sig"
 grep -q "'nope'" "$T/err" || fail "missing identity message: $(cat "$T/err")"
-expect_status 1 "$TPMID" sign good --in "$T/nofile" --out "$T/sig"
+expect_status 1 "$TPMID" sign good --in "$T/nofile" --force --out "$T/sig"
 grep -q "$T/nofile" "$T/err" || fail "missing input not named: $(cat "$T/err")"
 
 # Missing TPM: the message names the TCTI; nothing is recorded.
@@ -42,7 +42,7 @@ set -e
 [ "$st" -eq 1 ] || fail "keygen without TPM: exit $st ($(cat "$T/err"))"
 grep -qF "$bad_tcti" "$T/err" || fail "missing TPM message does not name the TCTI: $(cat "$T/err")"
 [ ! -e "$TPMID_STORE/x.json" ] || fail "keygen without TPM recorded an identity"
-expect_status 1 "$TPMID" --tcti "$bad_tcti" sign good --in "$T/msg" --out "$T/sig"
+expect_status 1 "$TPMID" --tcti "$bad_tcti" sign good --in "$T/msg" --force --out "$T/sig"
 grep -qF "$bad_tcti" "$T/err" || fail "--tcti not named: $(cat "$T/err")"
 # list and pubkey need no TPM.
 TPMID_TCTI=$bad_tcti run_ok "$TPMID" list >/dev/null

@@ -14,7 +14,7 @@ grep -q 'BEGIN EC PRIVATE KEY' "$T/sec1.pem" || fail "openssl did not write SEC1
 openssl pkey -in "$T/sec1.pem" -pubout -out "$T/sec1.pub"
 run_ok "$TPMID" import i1 --key "$T/sec1.pem" >"$T/out"
 grep -q "ecdsa-p256" "$T/out" || fail "import output: $(cat "$T/out")"
-run_ok "$TPMID" sign i1 --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign i1 --in "$T/msg" --force --out "$T/sig"
 openssl dgst -sha256 -verify "$T/sec1.pub" -signature "$T/sig" "$T/msg" >/dev/null ||
 	fail "SEC1 import: signature does not verify with the original key"
 run_ok "$TPMID" pubkey i1 >"$T/i1.pub"
@@ -25,7 +25,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$T/p8.pem"
 grep -q 'BEGIN PRIVATE KEY' "$T/p8.pem" || fail "openssl did not write PKCS#8"
 openssl pkey -in "$T/p8.pem" -pubout -out "$T/p8.pub"
 run_ok "$TPMID" import i2 --key "$T/p8.pem" --force  # the same key as i1, in another encoding
-run_ok "$TPMID" sign i2 --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign i2 --in "$T/msg" --force --out "$T/sig"
 openssl dgst -sha384 -verify "$T/p8.pub" -signature "$T/sig" "$T/msg" >/dev/null ||
 	fail "PKCS#8 P-384 import: signature does not verify with the original key"
 
@@ -34,7 +34,7 @@ openssl pkey -in "$T/sec1.pem" -outform DER -out "$T/p8.der"
 printf '4321\n' >"$T/pin"
 run_ok "$TPMID" import i3 --key "$T/p8.der" --pin-file "$T/pin" --force
 grep -q '"auth": *"pin"' "$TPMID_STORE/i3.json" || fail "imported key has no PIN"
-run_ok "$TPMID" sign i3 --pin-file "$T/pin" --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign i3 --pin-file "$T/pin" --in "$T/msg" --force --out "$T/sig"
 openssl dgst -sha256 -verify "$T/sec1.pub" -signature "$T/sig" "$T/msg" >/dev/null ||
 	fail "DER import with PIN: signature does not verify"
 
@@ -77,7 +77,7 @@ grep -q "Enter passphrase for $T/id_enc" "$T/ap.log" || fail "passphrase prompt:
 run_ok "$TPMID" pubkey s2 --format ssh >"$T/s2.pub"
 [ "$(cut -d' ' -f1,2 "$T/s2.pub")" = "$(cut -d' ' -f1,2 "$T/id_enc.pub")" ] ||
 	fail "encrypted OpenSSH import: public key differs"
-run_ok "$TPMID" sign s2 --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign s2 --in "$T/msg" --force --out "$T/sig"
 ssh-keygen -e -m PKCS8 -f "$T/id_enc.pub" >"$T/enc.pem"
 openssl dgst -sha384 -verify "$T/enc.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
 	fail "imported OpenSSH P-384 key: signature does not verify with the original"
@@ -89,7 +89,7 @@ if openssl list -providers -provider tpm2 >/dev/null 2>&1; then
 	openssl pkey -provider tpm2 -provider default -in "$T/tss.pem" -pubout -out "$T/tss.pub"
 	run_ok "$TPMID" import t1 --key "$T/tss.pem"
 	grep -q 'BEGIN TSS2 PRIVATE KEY' "$TPMID_STORE/t1.json" || fail "TSS2 key not stored"
-	run_ok "$TPMID" sign t1 --in "$T/msg" --out "$T/sig"
+	run_ok "$TPMID" sign t1 --in "$T/msg" --force --out "$T/sig"
 	openssl dgst -sha256 -verify "$T/tss.pub" -signature "$T/sig" "$T/msg" >/dev/null ||
 		fail "TSS2 import: signature does not verify"
 	# A key made on another TPM does not load under ours.

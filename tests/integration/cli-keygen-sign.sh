@@ -17,7 +17,7 @@ for curve in p256 p384; do
 	openssl pkey -pubin -in "$T/pub.pem" -noout || fail "pubkey PEM does not parse"
 
 	# Data mode: the file is hashed with the curve's hash.
-	run_ok "$TPMID" sign "k$curve" --in "$T/msg" --out "$T/sig"
+	run_ok "$TPMID" sign "k$curve" --in "$T/msg" --force --out "$T/sig"
 	openssl dgst "-$md" -verify "$T/pub.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
 		fail "$curve: signature does not verify"
 	# Signature to standard output (not a terminal here).
@@ -27,7 +27,7 @@ for curve in p256 p384; do
 
 	# Digest mode: the file is the digest.
 	openssl dgst "-$md" -binary "$T/msg" >"$T/dg"
-	run_ok "$TPMID" sign "k$curve" --digest --in "$T/dg" --out "$T/sig3"
+	run_ok "$TPMID" sign "k$curve" --digest --in "$T/dg" --force --out "$T/sig3"
 	openssl dgst "-$md" -verify "$T/pub.pem" -signature "$T/sig3" "$T/msg" >/dev/null ||
 		fail "$curve: --digest signature does not verify"
 	openssl pkeyutl -verify -pubin -inkey "$T/pub.pem" -in "$T/dg" -sigfile "$T/sig3" >/dev/null ||
@@ -35,11 +35,11 @@ for curve in p256 p384; do
 
 	# A digest of the wrong length is refused.
 	head -c 20 /dev/zero >"$T/short"
-	expect_status 1 "$TPMID" sign "k$curve" --digest --in "$T/short" --out "$T/sig4"
+	expect_status 1 "$TPMID" sign "k$curve" --digest --in "$T/short" --force --out "$T/sig4"
 	grep -q "20 bytes" "$T/err" || fail "wrong digest length message: $(cat "$T/err")"
 
 	# DER and OpenSSH forms of the same key.
-	run_ok "$TPMID" pubkey "k$curve" --format der --out "$T/pub.der"
+	run_ok "$TPMID" pubkey "k$curve" --format der --force --out "$T/pub.der"
 	openssl pkey -pubin -inform DER -in "$T/pub.der" -out "$T/pub2.pem"
 	cmp -s "$T/pub.pem" "$T/pub2.pem" || fail "$curve: DER and PEM public keys differ"
 	run_ok "$TPMID" pubkey "k$curve" --format ssh >"$T/pub.ssh"
@@ -68,7 +68,7 @@ grep -q "not a valid identity name" "$T/err" || fail "bad name: $(cat "$T/err")"
 
 run_ok "$TPMID" delete kp384
 [ ! -e "$TPMID_STORE/kp384.json" ] || fail "delete left the file"
-expect_status 1 "$TPMID" sign kp384 --in "$T/msg" --out "$T/sig"
+expect_status 1 "$TPMID" sign kp384 --in "$T/msg" --force --out "$T/sig"
 grep -q "kp384" "$T/err" || fail "sign after delete: $(cat "$T/err")"
 
 # --out to something that is not a regular file is written in place, never
@@ -78,7 +78,7 @@ grep -q "kp384" "$T/err" || fail "sign after delete: $(cat "$T/err")"
 mkfifo "$T/fifo"
 cat "$T/fifo" >"$T/fifo.out" &
 reader=$!
-run_ok "$TPMID" sign kp256 --in "$T/msg" --out "$T/fifo"
+run_ok "$TPMID" sign kp256 --in "$T/msg" --force --out "$T/fifo"
 wait "$reader"
 [ -p "$T/fifo" ] || fail "--out replaced a FIFO with a regular file"
 openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/fifo.out" "$T/msg" >/dev/null ||
@@ -86,11 +86,11 @@ openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/fifo.out" "$T/msg" >/de
 # A symlink: the file it points to gets the output, the link stays a link.
 : >"$T/real.sig"
 ln -s "$T/real.sig" "$T/link.sig"
-run_ok "$TPMID" sign kp256 --in "$T/msg" --out "$T/link.sig"
+run_ok "$TPMID" sign kp256 --in "$T/msg" --force --out "$T/link.sig"
 [ -L "$T/link.sig" ] || fail "--out replaced a symlink"
 openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/real.sig" "$T/msg" >/dev/null ||
 	fail "signature written through a symlink does not verify"
-expect_status 1 "$TPMID" sign kp256 --in "$T/msg" --out "$T"
+expect_status 1 "$TPMID" sign kp256 --in "$T/msg" --force --out "$T"
 
 check_no_transient
 pass "keygen/sign/verify for P-256 and P-384"

@@ -18,7 +18,7 @@ echo data >"$T/msg"
 sign_ok() { # NAME [PIN-OPTIONS...]
 	local n=$1
 	shift
-	"$TPMID" sign "$n" --in "$T/msg" --out "$T/sig" "$@" 2>"$T/err" </dev/null ||
+	"$TPMID" sign "$n" --in "$T/msg" --force --out "$T/sig" "$@" 2>"$T/err" </dev/null ||
 		fail "sign $n $*: $(cat "$T/err")"
 	"$TPMID" pubkey "$n" >"$T/$n.pem"
 	openssl dgst -sha256 -verify "$T/$n.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
@@ -45,10 +45,10 @@ for mode in direct agent; do
 	if [ $mode = agent ]; then
 		# The PIN the agent held was the old one: forgotten.
 		"$TPMID" list | grep -q "^p$mode .*pin  " || fail "agent still shows p$mode unlocked"
-		expect_status 1 setsid "$TPMID" sign "p$mode" --in "$T/msg" --out "$T/sig" </dev/null
+		expect_status 1 setsid "$TPMID" sign "p$mode" --in "$T/msg" --force --out "$T/sig" </dev/null
 	fi
 	sign_ok "p$mode" --pin-file "$T/new"
-	expect_status 1 "$TPMID" sign "p$mode" --in "$T/msg" --out "$T/sig" --pin-file "$T/old"
+	expect_status 1 "$TPMID" sign "p$mode" --in "$T/msg" --force --out "$T/sig" --pin-file "$T/old"
 	grep -q "wrong PIN" "$T/err" || fail "old PIN after passwd: $(cat "$T/err")"
 
 	# The old file still opens with the old PIN (the TPM cannot revoke it).
@@ -57,7 +57,7 @@ for mode in direct agent; do
 		mkdir -m 700 "$T/copy"
 		cp "$T/p$mode.json.before" "$T/copy/p$mode.json"
 		cp "$TPMID_STORE/.srk-name" "$T/copy/"
-		"$TPMID" --direct --store "$T/copy" sign "p$mode" --in "$T/msg" --out "$T/sig" \
+		"$TPMID" --direct --store "$T/copy" sign "p$mode" --in "$T/msg" --force --out "$T/sig" \
 			--pin-file "$T/old" 2>"$T/err" || fail "old blob with the old PIN: $(cat "$T/err")"
 	fi
 

@@ -28,7 +28,7 @@ expect_status 2 "$TPMID" keygen c --persist=0x01000020
 # Each command is a new process: the persistent key is used again.
 for k in a b; do
 	run_ok "$TPMID" pubkey "$k" >"$T/$k.pem"
-	run_ok "$TPMID" sign "$k" --in "$T/msg" --out "$T/$k.sig"
+	run_ok "$TPMID" sign "$k" --in "$T/msg" --force --out "$T/$k.sig"
 	md=sha256; [ "$k" = b ] && md=sha384
 	openssl dgst -$md -verify "$T/$k.pem" -signature "$T/$k.sig" "$T/msg" >/dev/null ||
 		fail "$k: signature does not verify"
@@ -51,7 +51,7 @@ run_ok "$TPMID" keygen y --persist=0x81000030
 run_ok "$TPMID" delete x
 persistent | grep -q 0x81000030 || fail "deleting x evicted y's key at 0x81000030"
 [ ! -e "$TPMID_STORE/x.json" ] || fail "delete left x.json"
-run_ok "$TPMID" sign y --in "$T/msg" --out "$T/y.sig"
+run_ok "$TPMID" sign y --in "$T/msg" --force --out "$T/y.sig"
 run_ok "$TPMID" delete y
 persistent | grep -q 0x81000030 && fail "0x81000030 still persistent after delete y"
 run_ok "$TPMID" delete b
@@ -69,14 +69,14 @@ run_ok "$TPMID" srk --persist   # a matching copy: no-op
 name2=$("$TPMID" srk | sed -n 's/^name: *//p')
 [ "$name1" = "$name2" ] || fail "SRK name changed after persisting ($name1 vs $name2)"
 grep -qi "$name1" "$TPMID_STORE/.srk-name" || fail ".srk-name does not hold the SRK name"
-run_ok "$TPMID" sign e --in "$T/msg" --out "$T/e.sig"   # key made before still loads
+run_ok "$TPMID" sign e --in "$T/msg" --force --out "$T/e.sig"   # key made before still loads
 start_agent
-run_ok "$TPMID" sign e --in "$T/msg" --out "$T/e.sig"
+run_ok "$TPMID" sign e --in "$T/msg" --force --out "$T/e.sig"
 n=$(transient_count)
 [ "$n" -eq 1 ] || fail "agent with a persisted SRK holds $n transient objects (want 1: the key)"
 stop_agent
 tpm2_evictcontrol -C o -c 0x81000001 >/dev/null
-run_ok "$TPMID" sign e --in "$T/msg" --out "$T/e.sig"   # falls back to CreatePrimary
+run_ok "$TPMID" sign e --in "$T/msg" --force --out "$T/e.sig"   # falls back to CreatePrimary
 run_ok "$TPMID" delete e
 
 check_no_transient

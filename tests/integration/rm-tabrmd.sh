@@ -26,7 +26,7 @@ pass "CLI, agent, ssh, stall and crash tests pass through tpm2-abrmd"
 TPMID_TEST_RM=tabrmd start_swtpm
 run_ok "$TPMID" --direct keygen k
 start_agent
-run_ok "$TPMID" sign k --in "$TPMID_STORE/k.json" --out "$T/sig"
+run_ok "$TPMID" sign k --in "$TPMID_STORE/k.json" --force --out "$T/sig"
 "$TPMID" status | grep -q "^tcti: *tabrmd:bus_name=" || fail "the agent does not use tabrmd: $("$TPMID" status)"
 stop_agent
 pass "the agent's TCTI is tabrmd"

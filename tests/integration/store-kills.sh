@@ -28,7 +28,7 @@ persistent() {
 # The handles the identity files record.
 recorded() { cat "$TPMID_STORE"/*.json 2>/dev/null | sed -n 's/.*"handle": *"\(0x[0-9a-f]*\)".*/\1/p' | sort | tr '\n' ' '; }
 signs() { # NAME: a signature that verifies
-	"$TPMID" sign "$1" --in "$T/msg" --out "$T/sig" 2>"$T/err" || fail "sign $1: $(cat "$T/err")"
+	"$TPMID" sign "$1" --in "$T/msg" --force --out "$T/sig" 2>"$T/err" || fail "sign $1: $(cat "$T/err")"
 	"$TPMID" pubkey "$1" >"$T/pub.pem"
 	openssl dgst -sha256 -verify "$T/pub.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
 		fail "the signature of $1 does not verify"

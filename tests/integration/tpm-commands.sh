@@ -40,7 +40,7 @@ expect_cmds() {
 	log "$(printf '%-34s' "$(echo "$*" | sed "s|$TPMID|tpmid|; s|--in $T/msg --out $T/sig||; s|$T/||g")") ${want:-(nothing)}"
 }
 
-sign() { "$TPMID" sign "$@" --in "$T/msg" --out "$T/sig"; }
+sign() { "$TPMID" sign "$@" --in "$T/msg" --force --out "$T/sig"; }
 
 start_agent --max-loaded 3
 # The first sign waits behind the agent's start-up check, which opens the

@@ -23,22 +23,22 @@ verify() { openssl dgst -sha256 -verify "$T/k.pem" -signature "$T/sig" "$T/msg" 
 # TPM commands); the next CLI always works and nothing piles up.
 for i in $(seq 60); do
 	if [ $((i % 2)) = 0 ]; then
-		"$TPMID" --direct sign kp --pin-file "$T/pin" --in "$T/msg" --out "$T/x.sig" 2>/dev/null &
+		"$TPMID" --direct sign kp --pin-file "$T/pin" --in "$T/msg" --force --out "$T/x.sig" 2>/dev/null &
 	else
-		"$TPMID" --direct sign k --in "$T/msg" --out "$T/x.sig" 2>/dev/null &
+		"$TPMID" --direct sign k --in "$T/msg" --force --out "$T/x.sig" 2>/dev/null &
 	fi
 	p=$!
 	sleep "0.0$((RANDOM % 6))$((RANDOM % 10))"
 	kill -9 "$p" 2>/dev/null || true
 	wait "$p" 2>/dev/null || true
-	"$TPMID" --direct sign k --in "$T/msg" --out "$T/sig" 2>"$T/err" ||
+	"$TPMID" --direct sign k --in "$T/msg" --force --out "$T/sig" 2>"$T/err" ||
 		fail "round $i: the CLI after a killed one failed: $(cat "$T/err")"
 	verify || fail "round $i: signature does not verify"
 	n=$(transient_count)
 	[ "$n" -eq 0 ] || fail "round $i: $n object(s) left after the next CLI: $(transient_handles | tr '\n' ' ')"
 done
 # The last CLI cleaned up after the last killed one (temp files included).
-"$TPMID" --direct sign k --in "$T/msg" --out "$T/sig"
+"$TPMID" --direct sign k --in "$T/msg" --force --out "$T/sig"
 [ -z "$(ls -A "$held" 2>/dev/null)" ] || fail "records left in $held: $(ls -A "$held")"
 pass "60 direct-mode CLIs killed at random: the next one works, nothing left in the TPM"
 
@@ -48,8 +48,8 @@ for round in 1 2 3 4 5; do
 	start_agent --max-loaded 1
 	(
 		for j in $(seq 200); do
-			"$TPMID" sign k --in "$T/msg" --out "$T/loop.sig" 2>/dev/null || true
-			"$TPMID" sign kp --pin-file "$T/pin" --in "$T/msg" --out "$T/loop.sig" 2>/dev/null || true
+			"$TPMID" sign k --in "$T/msg" --force --out "$T/loop.sig" 2>/dev/null || true
+			"$TPMID" sign kp --pin-file "$T/pin" --in "$T/msg" --force --out "$T/loop.sig" 2>/dev/null || true
 		done
 	) &
 	loop=$!
@@ -66,7 +66,7 @@ for round in 1 2 3 4 5; do
 	wait "$loop" 2>/dev/null || true
 	start_agent --max-loaded 1
 	for j in 1 2 3 4 5; do
-		"$TPMID" sign k --in "$T/msg" --out "$T/sig" 2>"$T/err" ||
+		"$TPMID" sign k --in "$T/msg" --force --out "$T/sig" 2>"$T/err" ||
 			fail "round $round: sign $j after kill -9 of the agent: $(cat "$T/err")"
 		verify || fail "round $round: signature does not verify"
 	done
@@ -79,7 +79,7 @@ pass "agent killed with kill -9 mid-request five times: each new agent signs 5/5
 start_agent
 (
 	for j in $(seq 100); do
-		timeout 20 "$TPMID" sign k --in "$T/msg" --out "$T/loop.sig" 2>/dev/null || true
+		timeout 20 "$TPMID" sign k --in "$T/msg" --force --out "$T/loop.sig" 2>/dev/null || true
 	done
 ) &
 loop=$!
@@ -89,7 +89,7 @@ _untrack "$SWTPM_PID"
 restart_swtpm
 wait "$loop"
 for j in 1 2 3 4 5; do
-	"$TPMID" sign k --in "$T/msg" --out "$T/sig" 2>"$T/err" ||
+	"$TPMID" sign k --in "$T/msg" --force --out "$T/sig" 2>"$T/err" ||
 		fail "sign $j after swtpm was killed and restarted: $(cat "$T/err")"
 	verify || fail "signature does not verify"
 done

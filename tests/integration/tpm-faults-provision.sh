@@ -23,7 +23,7 @@ base_persistent=$(persistent)
 sign_verify() { # NAME [PIN OPTS]: sign through the agent and verify
 	local k=$1
 	shift
-	"$TPMID" sign "$k" "$@" --in "$T/msg" --out "$T/sig" 2>"$T/err" || fail "$scenario: sign $k: $(cat "$T/err")"
+	"$TPMID" sign "$k" "$@" --in "$T/msg" --force --out "$T/sig" 2>"$T/err" || fail "$scenario: sign $k: $(cat "$T/err")"
 	"$TPMID" pubkey "$k" >"$T/$k.pem"
 	openssl dgst -sha256 -verify "$T/$k.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
 		fail "$scenario: the signature of $k does not verify"

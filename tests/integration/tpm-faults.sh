@@ -28,7 +28,7 @@ hash_of() { [ "$1" = k2 ] && echo sha384 || echo sha256; }
 sign_op() {
 	local n=$1 k=$2 pinopt=()
 	[ "$k" = kp ] && pinopt=(--pin-file "$T/pin")
-	if timeout 30 "$TPMID" sign "$k" "${pinopt[@]}" --in "$T/msg" --out "$T/sig" \
+	if timeout 30 "$TPMID" sign "$k" "${pinopt[@]}" --in "$T/msg" --force --out "$T/sig" \
 		2>"$T/op.$n.err"; then
 		openssl dgst -"$(hash_of "$k")" -verify "$T/$k.pem" -signature "$T/sig" "$T/msg" \
 			>/dev/null || fail "$scenario: signature by $k does not verify"

@@ -37,7 +37,7 @@ client() {
 	case $((n % 3)) in 0) k=k1 ;; 1) k=k2 ;; *) k=kp ;; esac
 	while [ ! -e "$T/stop" ] && [ -d "$T" ]; do
 		s=$(now_ms)
-		if timeout 60 "$TPMID" sign "$k" --in "$T/msg" --out "$sig" 2>"$T/c$n.err"; then
+		if timeout 60 "$TPMID" sign "$k" --in "$T/msg" --force --out "$sig" 2>"$T/c$n.err"; then
 			e=$(now_ms)
 			openssl dgst -"$(hash_of "$k")" -verify "$T/$k.pem" -signature "$sig" \
 				"$T/msg" >/dev/null || echo "bad $((e - s)) signature does not verify"
@@ -127,7 +127,7 @@ pass "20 s TPM stall: list, ssh-add -L and status answered throughout, signs ref
 
 # Nothing changed, nothing left, the PIN is still held.
 for k in k1 k2 kp; do
-	"$TPMID" sign "$k" --in "$T/msg" --out "$T/sig" 2>"$T/err" || fail "sign $k after the stall: $(cat "$T/err")"
+	"$TPMID" sign "$k" --in "$T/msg" --force --out "$T/sig" 2>"$T/err" || fail "sign $k after the stall: $(cat "$T/err")"
 	openssl dgst -"$(hash_of "$k")" -verify "$T/$k.pem" -signature "$T/sig" "$T/msg" >/dev/null ||
 		fail "signature by $k after the stall does not verify"
 done
@@ -139,9 +139,9 @@ pass "after the stall: every key signs (PIN still held), no identity file change
 # SIGTERM while the TPM is stalled mid-request: the agent exits in bounded
 # time without touching the TPM, and the next agent flushes what it held.
 start_agent --tpm-timeout "$tmo"
-run_ok "$TPMID" sign k1 --in "$T/msg" --out "$T/sig"
+run_ok "$TPMID" sign k1 --in "$T/msg" --force --out "$T/sig"
 kill -STOP "$SWTPM_PID"
-"$TPMID" sign k2 --in "$T/msg" --out "$T/sig" 2>/dev/null &
+"$TPMID" sign k2 --in "$T/msg" --force --out "$T/sig" 2>/dev/null &
 sp=$!
 sleep 0.5
 s=$(now_ms)
@@ -158,7 +158,7 @@ start_agent
 for k in k1 k2 kp; do
 	pinopt=()
 	[ "$k" = kp ] && pinopt=(--pin-file "$T/pin")
-	"$TPMID" sign "$k" "${pinopt[@]}" --in "$T/msg" --out "$T/sig" 2>"$T/err" ||
+	"$TPMID" sign "$k" "${pinopt[@]}" --in "$T/msg" --force --out "$T/sig" 2>"$T/err" ||
 		fail "the next agent: sign $k: $(cat "$T/err")"
 done
 stop_agent
