@@ -8,6 +8,7 @@
  * tss/import.c  TPM2_Import and its inner duplication wrapper
  * tss/key.c     keygen, load, free, persist, evict
  * tss/sign.c    TPM2_Sign and what a failed authorization means
+ * tss/tcti.c    why a TCTI gave no TPM (our own checks, not stale errno)
  * (tss/rc.h and tss/session.h are the TSS2_RC mapping and tpmid's own
  * HMAC session, each with its own header.)
  *
@@ -105,6 +106,11 @@ void tss_creating(struct tpm *t, int pending);
 /* Flush every stray handle again (a flush refused or unanswered earlier):
  * the number flushed now. */
 size_t tss_flush_strays(struct tpm *t);
+
+/* TPMID_E_NOTPM with a detail saying why TCTI `conf` gave no TPM: module
+ * missing, device path wrong, a socket error (`err_no` is believed only
+ * for those), else what `rc` decodes to. */
+int tss_no_tpm(const char *conf, TSS2_RC rc, int err_no);
 
 /* Flush a transient object or session and set *tr to ESYS_TR_NONE; the
  * ESYS_TR is closed even when the flush fails. No-op for ESYS_TR_NONE. */

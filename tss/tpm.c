@@ -61,22 +61,6 @@ disconnect(struct tpm *t)
 	t->sys = NULL;
 }
 
-static int
-no_tpm(struct tpm *t, TSS2_RC rc, int err_no)
-{
-	char why[128];
-
-	if (err_no != 0)
-		snprintf(why, sizeof(why), "%s", strerror(err_no));
-	else
-		snprintf(why, sizeof(why), "%s", Tss2_RC_Decode(rc));
-	/* Lower-case the first letter: it continues a sentence. */
-	if (why[0] >= 'A' && why[0] <= 'Z')
-		why[0] = (char)(why[0] - 'A' + 'a');
-	return tpmid_seterr(TPMID_E_NOTPM, "no TPM at '%s': %s; set --tcti or TPMID_TCTI", t->tcti_conf,
-	    why);
-}
-
 /* The TPM's reset and restart counts (TPM2_ReadClock, Part 3 §29.1;
  * Part 1 §36.6: resetCount grows at every TPM Reset, restartCount at every
  * TPM Restart or Resume). Transient objects survive neither. */
@@ -193,7 +177,7 @@ connect_tpm(struct tpm *t)
 	saved = errno;
 	if (rc != TSS2_RC_SUCCESS) {
 		t->tcti = NULL;
-		r = no_tpm(t, rc, saved);
+		r = tss_no_tpm(t->tcti_conf, rc, saved);
 		goto out;
 	}
 	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
@@ -219,7 +203,7 @@ connect_tpm(struct tpm *t)
 	} while (tss_backoff(&backoff, rc));
 	if (rc != TSS2_RC_SUCCESS) {
 		if (tss_rc_map(rc, TSS_RC_OPEN) == TPMID_E_NOTPM)
-			r = no_tpm(t, rc, saved);
+			r = tss_no_tpm(t->tcti_conf, rc, saved);
 		else
 			r = tss_rc_err(rc, TSS_RC_OPEN, "TPM2_Startup");
 		goto out;

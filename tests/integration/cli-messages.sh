@@ -4,7 +4,7 @@
 # asks on the terminal); an encrypted key, a public key or a certificate
 # given to import got "not a ... private key"; `--persist 0x81000030`
 # (with a space) got "unexpected argument"; the agent logged "1
-# identities".
+# identities"; a TCTI that gave no TPM was explained with a stale errno.
 . "$top_srcdir/tests/lib.sh"
 need openssl ssh-keygen
 
@@ -59,4 +59,18 @@ start_agent
 for _ in $(seq 50); do grep -q "in the store" "$T/agent.log" && break; sleep 0.1; done
 grep -q "reachable; 1 identity in the store" "$T/agent.log" || fail "agent log: $(grep store "$T/agent.log")"
 stop_agent
-pass "askpass missing, no-terminal advice, import mix-ups, --persist HANDLE and grammar say what is wrong"
+
+# A TCTI that gives no TPM: our own reason, not errno left over from the
+# loader ("device:/dev/null: no such file or directory").
+port=$(free_port)
+for f in "device:/dev/null|/dev/null opens but did not answer as a TPM" \
+	"device:/nonexistent/tpm0|/nonexistent/tpm0: No such file or directory" \
+	"device:$T|$T is not a character device" \
+	"nosuchtcti:|no TCTI module 'nosuchtcti' is installed" \
+	"swtpm:host=127.0.0.1,port=$port|connection refused"; do
+	tcti=${f%%|*} want=${f#*|}
+	expect_status 1 "$TPMID" --direct --tcti "$tcti" keygen zz
+	grep -qF "no TPM at '$tcti': $want" "$T/err" && grep -q 'set --tcti or TPMID_TCTI$' "$T/err" ||
+		fail "TCTI $tcti: $(cat "$T/err")"
+done
+pass "askpass missing, no-terminal advice, import mix-ups, --persist HANDLE, grammar and TCTI failures say what is wrong"
