@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent/cli/cli.h"
+#include "common/askpass.h"
 #include "common/err.h"
 #include "common/util.h"
 
@@ -24,28 +25,11 @@
 const struct cli_secret_kind cli_pin = { "PIN", TPMID_PIN_MAX };
 const struct cli_secret_kind cli_passphrase = { "passphrase", TPMID_PASSPHRASE_MAX };
 
-/* The first line of `buf`, without its newline (and a CR before it). */
 static int
 first_line_secret(const uint8_t *buf, size_t len, const char *what,
     const struct cli_secret_kind *kind, struct secret **ret)
 {
-	size_t n = 0;
-
-	*ret = NULL;
-	while (n < len && buf[n] != '\n')
-		n++;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	if (n == 0)
-		return tpmid_seterr(TPMID_E_INVAL, "%s: empty %s", what, kind->noun);
-	if (n > kind->max)
-		return tpmid_seterr(TPMID_E_TOOBIG, "%s: %s longer than %zu bytes", what, kind->noun,
-		    kind->max);
-	if (memchr(buf, '\0', n) != NULL)
-		return tpmid_seterr(TPMID_E_INVAL, "%s: %s contains a NUL byte", what, kind->noun);
-	if ((*ret = secret_new(buf, n)) == NULL)
-		return TPMID_E_NOMEM;
-	return 0;
+	return secret_first_line(buf, len, what, kind->noun, kind->max, ret);
 }
 
 int
@@ -199,77 +183,21 @@ tty_read(const char *prompt, const struct cli_secret_kind *kind, struct secret *
 	return r;
 }
 
-/* Run $SSH_ASKPASS with the prompt as its argument; its stdout up to the
- * first newline is the answer. A non-zero exit is a cancel; a program that
- * could not be run is said to be so (an errno through a close-on-exec
- * pipe), not taken for a cancel. */
+/* $SSH_ASKPASS (common/askpass.c), with the advice a CLI user needs when
+ * it cannot be run. */
 static int
 askpass_read(const char *askpass, const char *prompt, const struct cli_secret_kind *kind,
     struct secret **ret)
 {
-	uint8_t buf[TPMID_PASSPHRASE_MAX + 2];
-	size_t n = 0;
-	ssize_t got;
-	pid_t pid;
-	int p[2], ep[2], status, err = 0, r = 0;
+	char why[TPMID_ERRMSG_MAX];
+	int r;
 
-	*ret = NULL;
-	if (pipe2(p, O_CLOEXEC) != 0)
-		return tpmid_seterr(TPMID_E_IO, "pipe: %s", strerror(errno));
-	if (pipe2(ep, O_CLOEXEC) != 0) {
-		close(p[0]);
-		close(p[1]);
-		return tpmid_seterr(TPMID_E_IO, "pipe: %s", strerror(errno));
-	}
-	if ((pid = fork()) < 0) {
-		close(p[0]);
-		close(p[1]);
-		close(ep[0]);
-		close(ep[1]);
-		return tpmid_seterr(TPMID_E_IO, "fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		if (dup2(p[1], STDOUT_FILENO) >= 0)
-			execlp(askpass, askpass, prompt, (char *)NULL);
-		err = errno;
-		(void)!write(ep[1], &err, sizeof(err));
-		_exit(127);
-	}
-	close(p[1]);
-	close(ep[1]);
-	if (read(ep[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
-		err = 0;
-	close(ep[0]);
-	while (n < sizeof(buf)) {
-		got = read(p[0], buf + n, sizeof(buf) - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			r = tpmid_seterr(TPMID_E_IO, "waitpid: %s", strerror(errno));
-			goto out;
-		}
-	}
-	if (err != 0) {
-		r = tpmid_seterr(TPMID_E_NOENT, "cannot run the askpass program '%s': %s (set "
-		    "SSH_ASKPASS to a program that asks for the %s, or use --pin-file or "
-		    "--pin-stdin)", askpass, strerror(err), kind->noun);
-		goto out;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		r = tpmid_seterr(TPMID_E_CANCELLED, "%s did not return a PIN (cancelled)", askpass);
-		goto out;
-	}
-	if ((r = first_line_secret(buf, n, askpass, kind, ret)) == TPMID_E_INVAL)
-		r = tpmid_seterr(TPMID_E_CANCELLED, "no PIN entered");
-out:
-	explicit_bzero(buf, sizeof(buf));
-	return r;
+	r = askpass_run(askpass, prompt, kind->noun, kind->max, -1, -1, ret);
+	if (r != TPMID_E_NOENT)
+		return r;
+	snprintf(why, sizeof(why), "%s", tpmid_errmsg(r));
+	return tpmid_seterr(r, "%s (set SSH_ASKPASS to a program that asks for the %s, or use "
+	    "--pin-file or --pin-stdin)", why, kind->noun);
 }
 
 /* One answer, from the terminal or askpass per SSH_ASKPASS_REQUIRE. */

@@ -15,6 +15,7 @@
  *   listen.c    the listening socket (own or systemd's)
  *   loop.c      connections, signals, timers, deadlines of TPM requests
  *   worker.c    the TPM worker thread
+ *   askpass.c   the PIN dialog thread (--askpass)
  *   dispatch.c  one frame in, one reply out: tpmid requests and access
  *   sshagent.c  the standard ssh-agent messages */
 #ifndef TPMID_DAEMON_H
@@ -24,6 +25,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "agent/daemon/askpass.h"
 #include "agent/daemon/dispatch.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -53,6 +55,8 @@ struct agent_cfg {
 	unsigned tpm_timeout_s; /* 0: AGENT_TPM_TIMEOUT_S */
 	int foreground;
 	int system;             /* system mode: /run/tpmid, group tpmid, 0660 */
+	const char *askpass;    /* --askpass: the PIN dialog program, or NULL */
+	char *askpass_abs;      /* owned: askpass made absolute */
 	enum log_level log_level;
 };
 
@@ -68,6 +72,7 @@ struct agent {
 	struct engine *engine;   /* owns the TPM; used by the worker only */
 	struct engine *front;    /* the loop's: no TPM */
 	struct worker *worker;
+	struct agent_askpass askpass; /* PIN on demand for ssh (askpass.h) */
 	int stalled;             /* a TPM request is past its deadline */
 	struct timespec stall_since;
 	int lfd;

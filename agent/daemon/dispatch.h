@@ -15,6 +15,7 @@
 
 #include "agent/engine/engine.h"
 #include "common/buf.h"
+#include "common/limits.h"
 
 struct peer {
 	uid_t uid;
@@ -42,6 +43,12 @@ struct dispatch_ctx {
 	uid_t agent_uid;
 	struct agent_lock *lock;        /* shared */
 	struct sshagent_cache *blobs;   /* this context's, for SIGN_REQUEST */
+	/* PIN on demand (daemon/askpass.h), the TPM worker's context only:
+	 * `askpass` enabled; `pin` the one the dialog returned for the request
+	 * being dispatched; `askpass_for` set by an ssh sign that wants one. */
+	int askpass;
+	const struct secret *pin;
+	char askpass_for[TPMID_NAME_MAX + 1];
 };
 
 /* Free what the context owns (not the engine or the lock). */

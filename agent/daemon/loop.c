@@ -106,7 +106,11 @@ conn_close(struct agent *a, size_t i, const char *why)
 	 * finishes (the TPM cannot be interrupted) and its answer is
 	 * discarded. */
 	if (c->job != NULL) {
-		if (worker_cancel(a->worker, c->job))
+		if (c->job->at_askpass) {
+			/* The dialog thread owns it now: close the dialog. */
+			c->job->abandoned = 1;
+			agent_askpass_cancel(&a->askpass);
+		} else if (worker_cancel(a->worker, c->job))
 			job_free(c->job);
 		else {
 			(void)job_take(c->job);
@@ -431,6 +435,64 @@ conn_index(const struct agent *a, const struct conn *c)
 	return k;
 }
 
+/* An ssh sign that needs a PIN nobody holds (--askpass): open the dialog
+ * and keep the job (1), or 0 when it cannot be opened (one is open
+ * already): then the job's fallback refusal is sent. */
+static int
+park_for_pin(struct agent *a, struct job *j)
+{
+	int r;
+
+	if ((r = agent_askpass_start(&a->askpass, j, j->askpass_for)) < 0) {
+		log_warn("ssh sign with '%s' for uid %u pid %ld refused: %s", j->askpass_for,
+		    (unsigned)j->peer.uid, (long)j->peer.pid, tpmid_errmsg(r));
+		return 0;
+	}
+	log_info("asking for the PIN of '%s' (ssh sign for pid %ld) with %s", j->askpass_for,
+	    (long)j->peer.pid, a->cfg->askpass);
+	j->at_askpass = 1;
+	return 1;
+}
+
+/* The PIN dialog finished: the request goes back to the TPM worker with
+ * the PIN, or its refusal is sent. */
+static void
+take_pin(struct agent *a)
+{
+	struct secret *pin;
+	struct job *j;
+	struct conn *c;
+	const char *why;
+	int rc;
+
+	if ((j = agent_askpass_done(&a->askpass, &pin, &rc, &why)) == NULL)
+		return;
+	j->at_askpass = 0;
+	if (j->abandoned) {
+		secret_free(pin);
+		job_free(j);
+		return;
+	}
+	c = j->conn;
+	if (pin != NULL && !a->stalled) {
+		j->pin = pin;
+		j->askpass_for[0] = '\0';
+		j->submitted = j->deadline = daemon_now();
+		j->deadline.tv_sec += tpm_timeout_s(a, WIRE_USES_TPM);
+		worker_submit(a->worker, j);
+		return;
+	}
+	secret_free(pin);
+	log_warn("ssh sign with '%s' for uid %u pid %ld refused: %s", j->askpass_for,
+	    (unsigned)j->peer.uid, (long)j->peer.pid, pin != NULL ? "the TPM is not answering" :
+	    why != NULL && *why != '\0' ? why : tpmid_errmsg(rc));
+	c->job = NULL;
+	c->last = daemon_now();
+	if (conn_reply_rest(c, j) < 0)
+		conn_close(a, conn_index(a, c), "write error");
+	job_free(j);
+}
+
 /* Answers from the TPM worker. Any answer means the TPM answers again. */
 static void
 take_done(struct agent *a)
@@ -450,6 +512,8 @@ take_done(struct agent *a)
 			job_free(j);
 			continue;
 		}
+		if (j->askpass_for[0] != '\0' && park_for_pin(a, j))
+			continue;
 		c = j->conn;
 		c->job = NULL;
 		c->last = daemon_now();
@@ -474,7 +538,8 @@ check_deadlines(struct agent *a, struct timespec t)
 		struct job *j = c->job;
 		int r;
 
-		if (j == NULL || (ms_between(j->deadline, t) < 0 && !a->stalled)) {
+		if (j == NULL || j->at_askpass ||
+		    (ms_between(j->deadline, t) < 0 && !a->stalled)) {
 			i++;
 			continue;
 		}
@@ -602,6 +667,8 @@ poll_timeout_ms(struct agent *a, struct timespec t, int tick_s)
 		unsigned lim = tbuf_len(a->conns[i]->out) > 0 ?
 		    AGENT_STALL_TIMEOUT_S : idle;
 
+		if (a->conns[i]->job != NULL && a->conns[i]->job->at_askpass)
+			continue; /* a person is typing: no deadline but theirs */
 		if (a->conns[i]->job != NULL)
 			left = ms_between(t, a->conns[i]->job->deadline);
 		else
@@ -667,7 +734,7 @@ expire_idle(struct agent *a, struct timespec t)
 int
 loop_run(struct agent *a)
 {
-	struct pollfd pfd[AGENT_MAX_CONNS + 3];
+	struct pollfd pfd[AGENT_MAX_CONNS + 4];
 	struct conn *polled[AGENT_MAX_CONNS];
 	struct timespec t;
 	size_t i, n, np, nc;
@@ -690,6 +757,8 @@ loop_run(struct agent *a)
 		pfd[np].fd = a->sfd;
 		pfd[np++].events = POLLIN;
 		pfd[np].fd = a->worker != NULL ? worker_fd(a->worker) : -1;
+		pfd[np++].events = POLLIN;
+		pfd[np].fd = agent_askpass_fd(&a->askpass);
 		pfd[np++].events = POLLIN;
 		lslot = a->lfd >= 0;
 		if (lslot) {
@@ -756,9 +825,11 @@ loop_run(struct agent *a)
 			handle_signals(a);
 		if (a->worker != NULL) {
 			take_done(a);
+			if (pfd[2].revents & POLLIN)
+				take_pin(a);
 			check_deadlines(a, daemon_now());
 		}
-		if (lslot && a->lfd >= 0 && (pfd[2].revents & POLLIN))
+		if (lslot && a->lfd >= 0 && (pfd[3].revents & POLLIN))
 			do_accept(a);
 
 		/* Requests: at most one per connection per turn, starting at a
@@ -808,4 +879,5 @@ loop_close_all(struct agent *a)
 {
 	while (a->nconns > 0)
 		conn_close(a, a->nconns - 1, "shutting down");
+	agent_askpass_fini(&a->askpass);
 }

@@ -29,7 +29,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: tpmid-agent [--foreground] [--socket PATH] [--store DIR] [--tcti STR]\n"
 	    "                   [--max-loaded N] [--idle-timeout S] [--tpm-timeout S]\n"
-	    "                   [--log-level L] [--system]\n"
+	    "                   [--log-level L] [--system] [--askpass[=PROGRAM]]\n"
 	    "\n"
 	    "Serve the TPM-backed identities in the store over a UNIX socket that speaks\n"
 	    "the ssh-agent protocol (SSH_AUTH_SOCK may point at it) plus tpmid's own\n"
@@ -52,6 +52,14 @@ usage(FILE *f)
 	    "                       need it until it answers; others are served meanwhile\n"
 	    "      --log-level L    error, warn, info (default) or debug\n"
 	    "      --system         system agent: socket dir 0750 group %s, socket 0660\n"
+	    "      --askpass[=PROGRAM]\n"
+	    "                       when your own ssh asks a PIN key to sign and no PIN\n"
+	    "                       is held, ask for it with PROGRAM (default:\n"
+	    "                       $SSH_ASKPASS, else ssh-askpass; it needs the agent's\n"
+	    "                       DISPLAY or WAYLAND_DISPLAY) instead of refusing; the\n"
+	    "                       PIN signs that one request and is not kept (%d s to\n"
+	    "                       answer; one dialog at a time; other users' requests\n"
+	    "                       are refused as without it)\n"
 	    "  -h, --help           this text\n"
 	    "  -V, --version        version\n"
 	    "\n"
@@ -59,14 +67,14 @@ usage(FILE *f)
 	    "the store; SIGTERM finishes the current request, flushes the TPM and exits.\n",
 	    AGENT_SYSTEM_SOCKET, AGENT_SYSTEM_STORE, ENGINE_MAX_LOADED_DEFAULT,
 	    AGENT_IDLE_TIMEOUT_S, AGENT_TPM_TIMEOUT_MAX_S, AGENT_TPM_TIMEOUT_S,
-	    AGENT_TPM_SLOW_FACTOR, AGENT_SYSTEM_GROUP);
+	    AGENT_TPM_SLOW_FACTOR, AGENT_SYSTEM_GROUP, AGENT_ASKPASS_TIMEOUT_S);
 }
 
 static int
 parse_args(int argc, char **argv, struct agent_cfg *cfg)
 {
 	enum { OPT_STORE = 256, OPT_TCTI, OPT_MAX_LOADED, OPT_LOG_LEVEL, OPT_SYSTEM,
-	    OPT_IDLE, OPT_TPM_TIMEOUT };
+	    OPT_IDLE, OPT_TPM_TIMEOUT, OPT_ASKPASS };
 	static const struct option opts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, 's' },
@@ -77,6 +85,7 @@ parse_args(int argc, char **argv, struct agent_cfg *cfg)
 		{ "tpm-timeout", required_argument, NULL, OPT_TPM_TIMEOUT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "system", no_argument, NULL, OPT_SYSTEM },
+		{ "askpass", optional_argument, NULL, OPT_ASKPASS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -131,6 +140,29 @@ parse_args(int argc, char **argv, struct agent_cfg *cfg)
 			break;
 		case OPT_SYSTEM:
 			cfg->system = 1;
+			break;
+		case OPT_ASKPASS:
+			if (optarg != NULL && *optarg == '\0') {
+				fprintf(stderr, "tpmid-agent: --askpass=: empty program name\n");
+				return 2;
+			}
+			cfg->askpass = optarg != NULL ? optarg : getenv("SSH_ASKPASS");
+			if (cfg->askpass == NULL || *cfg->askpass == '\0')
+				cfg->askpass = "ssh-askpass"; /* in PATH, as OpenSSH's default */
+			/* A path must still name it after the detach's chdir("/"). */
+			if (strchr(cfg->askpass, '/') != NULL) {
+				if (access(cfg->askpass, X_OK) != 0) {
+					fprintf(stderr, "tpmid-agent: --askpass: %s: %s\n", cfg->askpass,
+					    strerror(errno));
+					return 2;
+				}
+				free(cfg->askpass_abs);
+				if ((cfg->askpass = cfg->askpass_abs = path_absolute(cfg->askpass)) ==
+				    NULL) {
+					fprintf(stderr, "tpmid-agent: out of memory\n");
+					return 2;
+				}
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -220,6 +252,12 @@ agent_main(const struct agent_cfg *cfg)
 	a.lfd = a.sfd = -1;
 	a.d.agent_uid = a.wd.agent_uid = geteuid();
 	a.d.lock = a.wd.lock = &a.lock;
+	a.wd.askpass = cfg->askpass != NULL;
+	if ((r = agent_askpass_init(&a.askpass, cfg->askpass)) < 0) {
+		log_init("tpmid-agent", 0, cfg->log_level);
+		log_error("%s", tpmid_errmsg(r));
+		return 1;
+	}
 
 	harden_process();
 	log_init("tpmid-agent", 0, cfg->log_level);
@@ -331,7 +369,8 @@ main(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.log_level = LOG_LVL_INFO;
-	if ((r = parse_args(argc, argv, &cfg)) != 0)
-		return r;
-	return agent_main(&cfg);
+	if ((r = parse_args(argc, argv, &cfg)) == 0)
+		r = agent_main(&cfg);
+	free(cfg.askpass_abs);
+	return r;
 }

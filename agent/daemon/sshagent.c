@@ -410,7 +410,15 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 		r = reply_failure(reply);
 		goto out;
 	}
-	if (id.pin && !id.unlocked) {
+	if (id.pin && !id.unlocked && d->pin == NULL) {
+		/* --askpass: the owner's own ssh gets a PIN dialog (the worker
+		 * parks the request, askpass.h); others could only make the
+		 * owner's screen pop up, so they are refused as before. */
+		if (d->askpass && peer->uid == d->agent_uid) {
+			snprintf(d->askpass_for, sizeof(d->askpass_for), "%s", id.name);
+			r = reply_failure(reply);
+			goto out;
+		}
 		log_warn("identity '%s' needs unlocking: run tpmid unlock %s (ssh sign for "
 		    "uid %u pid %ld refused)", id.name, id.name, (unsigned)peer->uid,
 		    (long)peer->pid);
@@ -424,7 +432,7 @@ process_sign_request(struct dispatch_ctx *d, const struct peer *peer, struct tbu
 	}
 	dg_len = mdl;
 	tpmid_clearerr();
-	if ((r = engine_sign_digest(d->engine, id.name, dg, dg_len, NULL, &der,
+	if ((r = engine_sign_digest(d->engine, id.name, dg, dg_len, id.pin ? d->pin : NULL, &der,
 	    &der_len)) < 0) {
 		if (r == TPMID_E_LOCKED && ratelog_allow(d, peer))
 			log_warn("identity '%s' needs unlocking: run tpmid unlock %s", id.name,

@@ -65,6 +65,7 @@ job_free(struct job *j)
 		close(j->fd);
 	tbuf_free(j->req);
 	tbuf_free(j->reply);
+	secret_free(j->pin);
 	free(j);
 }
 
@@ -123,11 +124,21 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		tbuf_reset(j->reply);
+		w->d->pin = j->pin;
 		j->rc = dispatch_frame(w->d, &j->peer, tbuf_ptr(j->req), tbuf_len(j->req),
 		    j->reply);
-		/* The request may have held a PIN or a key: wipe it now. */
-		tbuf_reset(j->req);
-		send_reply(j);
+		w->d->pin = NULL;
+		if (w->d->askpass_for[0] != '\0') {
+			/* Parked for a PIN dialog: the request is needed again
+			 * (an ssh sign carries no secret), the reply is the
+			 * fallback refusal the loop sends if no PIN comes. */
+			memcpy(j->askpass_for, w->d->askpass_for, sizeof(j->askpass_for));
+			w->d->askpass_for[0] = '\0';
+		} else {
+			/* The request may have held a PIN or a key: wipe it now. */
+			tbuf_reset(j->req);
+			send_reply(j);
+		}
 
 		pthread_mutex_lock(&w->mu);
 		j->next = w->done;

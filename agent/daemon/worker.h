@@ -13,6 +13,8 @@
 
 #include "agent/daemon/dispatch.h"
 #include "common/buf.h"
+#include "common/limits.h"
+#include "common/util.h"
 
 enum job_state {
 	JOB_PENDING,             /* queued or running */
@@ -44,6 +46,12 @@ struct job {
 	struct timespec submitted;
 	struct timespec deadline;
 	int abandoned;           /* answered already: discard the result */
+	/* PIN on demand (askpass.h): the worker found this ssh sign needs
+	 * identity `askpass_for`'s PIN (kept its request, sent nothing); the
+	 * loop parks it (`at_askpass`) and submits it again with `pin`. */
+	char askpass_for[TPMID_NAME_MAX + 1];
+	int at_askpass;
+	struct secret *pin;
 };
 
 /* A job for `peer` carrying a copy of frame body `msg`. */
