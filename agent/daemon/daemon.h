@@ -13,7 +13,9 @@
  *
  *   main.c      options, start-up, shutdown
  *   listen.c    the listening socket (own or systemd's)
- *   loop.c      connections, signals, timers, deadlines of TPM requests
+ *   loop.c      the poll loop: requests, signals, timers, deadlines of TPM
+ *               requests
+ *   conn.c      connections: accept, frame I/O, capped buffers, close
  *   worker.c    the TPM worker thread
  *   askpass.c   the PIN dialog thread (--askpass)
  *   dispatch.c  one frame in, one reply out: tpmid requests and access
@@ -114,6 +116,8 @@ char *listen_path_of(int fd);
 /* --- loop.c --- */
 
 struct timespec daemon_now(void);
+/* Milliseconds from `a` to `b` (negative when b is earlier). */
+long long daemon_ms_between(struct timespec a, struct timespec b);
 /* Block SIGTERM/SIGINT/SIGHUP and receive them through a signalfd. */
 int loop_signals_setup(struct agent *a);
 /* Serve until SIGTERM/SIGINT (then flush pending replies for up to

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/daemon/conn.h"
 #include "agent/daemon/daemon.h"
 #include "agent/daemon/dispatch.h"
 #include "agent/daemon/slots.h"
@@ -35,31 +36,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* A reply is only produced while less than this is waiting to be sent, so
- * a peer that does not read stops being served instead of growing our
- * memory; the hard cap is for the one reply that may cross it. */
-#define CONN_OUT_SOFT (64 * 1024)
-#define CONN_OUT_MAX (WIRE_REPLY_MAX + CONN_OUT_SOFT + 4)
-#define CONN_IN_MAX (WIRE_REQUEST_MAX + 4)
-/* Buffers that grew for one big frame are given back afterwards, so idle
- * connections stay small. */
-#define CONN_BUF_KEEP (16 * 1024)
-#define ACCEPT_PER_TURN 16
-/* Who gets a connection slot: slots.c. A frame must arrive whole within
- * AGENT_FRAME_TIMEOUT_S of its first byte (capped by the idle timeout): a
- * byte a second does not keep a connection open. */
-
-struct conn {
-	int fd;
-	struct peer peer;
-	struct tbuf *in;     /* secret: requests may carry PINs or keys */
-	struct tbuf *out;
-	struct timespec last; /* last progress (bytes in or out) */
-	struct timespec frame_start; /* first byte of the frame now in `in` */
-	int eof;             /* peer shut down its side */
-	struct job *job;     /* its request at the TPM worker, or NULL */
-};
-
 struct timespec
 daemon_now(void)
 {
@@ -69,260 +45,10 @@ daemon_now(void)
 	return ts;
 }
 
-static long long
-ms_between(struct timespec a, struct timespec b)
+long long
+daemon_ms_between(struct timespec a, struct timespec b)
 {
 	return (long long)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
-}
-
-static void
-conn_free(struct conn *c)
-{
-	if (c == NULL)
-		return;
-	if (c->fd >= 0)
-		close(c->fd);
-	tbuf_free(c->in);
-	tbuf_free(c->out);
-	free(c);
-}
-
-/* The loop answers (or drops) a job the worker has: 1 if the worker had
- * not answered it, and now will not; 0 if it had sent the reply itself. */
-static int
-job_take(struct job *j)
-{
-	int want = JOB_PENDING;
-
-	return atomic_compare_exchange_strong(&j->state, &want, JOB_TAKEN);
-}
-
-static void
-conn_close(struct agent *a, size_t i, const char *why)
-{
-	struct conn *c = a->conns[i];
-
-	/* A request the worker has not started is dropped; one it is running
-	 * finishes (the TPM cannot be interrupted) and its answer is
-	 * discarded. */
-	if (c->job != NULL) {
-		if (c->job->at_askpass) {
-			/* The dialog thread owns it now: close the dialog. */
-			c->job->abandoned = 1;
-			agent_askpass_cancel(&a->askpass);
-		} else if (worker_cancel(a->worker, c->job))
-			job_free(c->job);
-		else {
-			(void)job_take(c->job);
-			c->job->abandoned = 1;
-		}
-		c->job = NULL;
-	}
-	log_debug("closing connection from uid %u pid %ld: %s", (unsigned)c->peer.uid,
-	    (long)c->peer.pid, why);
-	conn_free(c);
-	a->conns[i] = a->conns[--a->nconns];
-	a->conns[a->nconns] = NULL;
-	if (a->rr > a->nconns)
-		a->rr = 0;
-}
-
-static struct tbuf *
-new_inbuf(void)
-{
-	struct tbuf *b = tbuf_new(CONN_IN_MAX);
-
-	if (b != NULL)
-		tbuf_set_secret(b);
-	return b;
-}
-
-/* May a new connection from `p` take a slot (slots.c)? Closes another
- * party's connection when that makes room fairly. */
-static int
-conn_slot_for(struct agent *a, const struct peer *p)
-{
-	struct slot view[AGENT_MAX_CONNS];
-	const struct conn *c;
-	size_t i;
-	int k;
-
-	for (i = 0; i < a->nconns; i++) {
-		view[i].peer = a->conns[i]->peer;
-		view[i].last = a->conns[i]->last;
-		view[i].busy = a->conns[i]->job != NULL;
-	}
-	if ((k = slots_admit(view, a->nconns, AGENT_MAX_CONNS, p, a->d.agent_uid)) == SLOTS_TAKE)
-		return 1;
-	if (k == SLOTS_REFUSE)
-		return 0;
-	c = a->conns[k];
-	if (ratelog_allow(&a->d, p))
-		log_info("connection table full: closing the longest-idle connection of uid %u "
-		    "pid %ld for uid %u pid %ld", (unsigned)c->peer.uid, (long)c->peer.pid,
-		    (unsigned)p->uid, (long)p->pid);
-	conn_close(a, (size_t)k, "evicted for a fair share");
-	return 1;
-}
-
-static void
-do_accept(struct agent *a)
-{
-	struct peer pr;
-	struct conn *c;
-	struct ucred cr;
-	socklen_t sl;
-	struct timespec t;
-	int fd, k;
-
-	for (k = 0; k < ACCEPT_PER_TURN; k++) {
-		fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
-			return;
-		}
-		/* Who is this? Asked once, right away, from the kernel. */
-		sl = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) < 0) {
-			log_warn("SO_PEERCRED: %s; dropping the connection", strerror(errno));
-			close(fd);
-			continue;
-		}
-		pr.uid = cr.uid;
-		pr.gid = cr.gid;
-		pr.pid = cr.pid;
-		if (!conn_slot_for(a, &pr)) {
-			t = daemon_now();
-			if (ms_between(a->last_full_warn, t) > 10000 ||
-			    a->last_full_warn.tv_sec == 0) {
-				log_warn("%zu connections open; refusing uid %u pid %ld",
-				    a->nconns, (unsigned)cr.uid, (long)cr.pid);
-				a->last_full_warn = t;
-			}
-			close(fd);
-			continue;
-		}
-		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->in = new_inbuf()) == NULL ||
-		    (c->out = tbuf_new(CONN_OUT_MAX)) == NULL) {
-			log_error("out of memory accepting a connection");
-			if (c != NULL)
-				c->fd = -1;
-			conn_free(c);
-			close(fd);
-			return;
-		}
-		c->fd = fd;
-		c->peer.uid = cr.uid;
-		c->peer.gid = cr.gid;
-		c->peer.pid = cr.pid;
-		c->last = daemon_now();
-		/* Every uid may connect (the socket's mode is the outer gate);
-		 * each request is checked against the peer's uid/gid in
-		 * dispatch_frame() (PROTOCOL.md "Access"). */
-		if (cr.uid != a->d.agent_uid && cr.uid != 0)
-			log_debug("connection from uid %u pid %ld (not the agent's uid: "
-			    "requests are checked per identity)", (unsigned)cr.uid, (long)cr.pid);
-		a->conns[a->nconns++] = c;
-	}
-}
-
-/* Read what the current frame still needs and no more: the length prefix
- * first, then, once it is checked, the body. Returns 0, or negative when
- * the connection must be closed. */
-static int
-conn_read(struct agent *a, struct conn *c)
-{
-	uint8_t *p;
-	size_t need;
-	ssize_t n;
-	int r, empty;
-
-	for (;;) {
-		if ((r = wire_frame_missing(c->in, WIRE_REQUEST_MAX, &need)) < 0) {
-			if (ratelog_allow(&a->d, &c->peer))
-				log_info("uid %u pid %ld sent a frame %s; closing the connection",
-				    (unsigned)c->peer.uid, (long)c->peer.pid,
-				    r == TPMID_E_TOOBIG ? "over the 256 KiB limit" : "of length 0");
-			return r;
-		}
-		if (need == 0)
-			return 0;
-		empty = tbuf_len(c->in) == 0;
-		if ((r = tbuf_reserve(c->in, need, &p)) < 0)
-			return r;
-		n = recv(c->fd, p, need, 0);
-		if (n < 0) {
-			(void)tbuf_consume_end(c->in, need);
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return TPMID_E_IO;
-		}
-		(void)tbuf_consume_end(c->in, need - (size_t)n);
-		if (n == 0) {
-			c->eof = 1;
-			return 0;
-		}
-		c->last = daemon_now();
-		if (empty)
-			c->frame_start = c->last;
-	}
-}
-
-static int
-conn_write(struct conn *c)
-{
-	ssize_t n;
-
-	while (tbuf_len(c->out) > 0) {
-		n = send(c->fd, tbuf_ptr(c->out), tbuf_len(c->out), MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			return TPMID_E_IO;
-		}
-		(void)tbuf_consume(c->out, (size_t)n);
-		c->last = daemon_now();
-	}
-	/* Give back memory a big reply needed. */
-	if (c->out->alloc > CONN_BUF_KEEP) {
-		struct tbuf *b = tbuf_new(CONN_OUT_MAX);
-
-		if (b != NULL) {
-			tbuf_free(c->out);
-			c->out = b;
-		}
-	} else
-		tbuf_reset(c->out);
-	return 0;
-}
-
-static int
-conn_has_frame(const struct conn *c)
-{
-	size_t need;
-
-	return wire_frame_missing(c->in, WIRE_REQUEST_MAX, &need) == 0 && need == 0;
-}
-
-/* Queue reply body `body` on the connection and start sending it. */
-static int
-conn_reply(struct conn *c, const struct tbuf *body)
-{
-	int r;
-
-	if (tbuf_len(body) == 0)
-		return TPMID_E_AGENT;
-	if ((r = wire_frame_put(c->out, tbuf_ptr(body), tbuf_len(body))) < 0)
-		return r;
-	/* Answer at once rather than after another poll() turn. */
-	return conn_write(c);
 }
 
 static unsigned
@@ -352,7 +78,7 @@ stall_message(struct agent *a, char *buf, size_t n)
 {
 	snprintf(buf, n, "the TPM is not answering: a request has waited %lld s for it "
 	    "(tpmid-agent --tpm-timeout %u); the agent keeps serving and uses the TPM "
-	    "again once it answers", (long long)ms_between(a->stall_since, daemon_now()) / 1000,
+	    "again once it answers", (long long)daemon_ms_between(a->stall_since, daemon_now()) / 1000,
 	    tpm_timeout_s(a, 0));
 }
 
@@ -393,7 +119,7 @@ conn_process(struct agent *a, struct conn *c)
 	/* The request may have held a PIN: wipe it now, not at reuse. */
 	if (c->in->alloc > CONN_BUF_KEEP) {
 		tbuf_free(c->in);
-		if ((c->in = new_inbuf()) == NULL)
+		if ((c->in = conn_new_inbuf()) == NULL)
 			return TPMID_E_NOMEM;
 	} else
 		tbuf_reset(c->in);
@@ -407,32 +133,6 @@ conn_process(struct agent *a, struct conn *c)
 			return TPMID_E_NOMEM;
 	}
 	return 0;
-}
-
-/* What of the job's reply the worker did not send itself (all of it, if
- * it sent nothing), queued and sent. c->out was empty when the worker was
- * let answer, and nothing was added since. */
-static int
-conn_reply_rest(struct conn *c, struct job *j)
-{
-	int r;
-
-	if (atomic_load(&j->state) != JOB_SENT)
-		return conn_reply(c, j->reply);
-	if ((r = wire_frame_put(c->out, tbuf_ptr(j->reply), tbuf_len(j->reply))) < 0)
-		return r;
-	(void)tbuf_consume(c->out, j->sent);
-	return conn_write(c);
-}
-
-static size_t
-conn_index(const struct agent *a, const struct conn *c)
-{
-	size_t k;
-
-	for (k = 0; k < a->nconns && a->conns[k] != c; k++)
-		;
-	return k;
 }
 
 /* An ssh sign that needs a PIN nobody holds (--askpass): open the dialog
@@ -503,7 +203,7 @@ take_done(struct agent *a)
 
 	while ((j = worker_done(a->worker)) != NULL) {
 		if (a->stalled) {
-			log_warn("the TPM answers again, after %lld s", (long long)ms_between(
+			log_warn("the TPM answers again, after %lld s", (long long)daemon_ms_between(
 			    a->stall_since, daemon_now()) / 1000);
 			a->stalled = 0;
 			engine_set_stalled(a->front, 0);
@@ -539,7 +239,7 @@ check_deadlines(struct agent *a, struct timespec t)
 		int r;
 
 		if (j == NULL || j->at_askpass ||
-		    (ms_between(j->deadline, t) < 0 && !a->stalled)) {
+		    (daemon_ms_between(j->deadline, t) < 0 && !a->stalled)) {
 			i++;
 			continue;
 		}
@@ -555,7 +255,7 @@ check_deadlines(struct agent *a, struct timespec t)
 			c->job = NULL;
 			r = conn_fail_tpm(a, c, j->tpmid, why);
 			job_free(j);
-		} else if (ms_between(j->deadline, t) >= 0) {
+		} else if (daemon_ms_between(j->deadline, t) >= 0) {
 			if (!job_take(j)) {
 				/* The worker answered just now: not a stall. */
 				i++;
@@ -670,20 +370,20 @@ poll_timeout_ms(struct agent *a, struct timespec t, int tick_s)
 		if (a->conns[i]->job != NULL && a->conns[i]->job->at_askpass)
 			continue; /* a person is typing: no deadline but theirs */
 		if (a->conns[i]->job != NULL)
-			left = ms_between(t, a->conns[i]->job->deadline);
+			left = daemon_ms_between(t, a->conns[i]->job->deadline);
 		else
-			left = (long long)lim * 1000 - ms_between(a->conns[i]->last, t);
+			left = (long long)lim * 1000 - daemon_ms_between(a->conns[i]->last, t);
 		if (a->conns[i]->job == NULL && tbuf_len(a->conns[i]->in) > 0 &&
 		    !conn_has_frame(a->conns[i]) &&
-		    frame_lim - ms_between(a->conns[i]->frame_start, t) < left)
-			left = frame_lim - ms_between(a->conns[i]->frame_start, t);
+		    frame_lim - daemon_ms_between(a->conns[i]->frame_start, t) < left)
+			left = frame_lim - daemon_ms_between(a->conns[i]->frame_start, t);
 		if (left < 0)
 			left = 0;
 		if (best < 0 || left < best)
 			best = left;
 	}
 	if (a->stopping) {
-		left = ms_between(t, a->stop_deadline);
+		left = daemon_ms_between(t, a->stop_deadline);
 		if (left < 0)
 			left = 0;
 		if (best < 0 || left < best)
@@ -711,7 +411,7 @@ expire_idle(struct agent *a, struct timespec t)
 		/* A frame begun must be finished in time, however slowly
 		 * its bytes trickle in. */
 		if (c->job == NULL && tbuf_len(c->in) > 0 && !conn_has_frame(c) &&
-		    ms_between(c->frame_start, t) >= frame_lim) {
+		    daemon_ms_between(c->frame_start, t) >= frame_lim) {
 			if (ratelog_allow(&a->d, &c->peer))
 				log_info("uid %u pid %ld did not complete a frame in %lld s; closing",
 				    (unsigned)c->peer.uid, (long)c->peer.pid, frame_lim / 1000);
@@ -719,7 +419,7 @@ expire_idle(struct agent *a, struct timespec t)
 			continue;
 		}
 		/* Waiting for the TPM is waiting for us (check_deadlines). */
-		if (c->job == NULL && ms_between(c->last, t) >= lim) {
+		if (c->job == NULL && daemon_ms_between(c->last, t) >= lim) {
 			if (stalled)
 				if (ratelog_allow(&a->d, &c->peer))
 					log_info("uid %u pid %ld stopped reading its replies; closing",
@@ -749,7 +449,7 @@ loop_run(struct agent *a)
 			for (i = 0; i < a->nconns; i++)
 				pending |= tbuf_len(a->conns[i]->out) > 0 ||
 				    a->conns[i]->job != NULL;
-			if (!pending || ms_between(t, a->stop_deadline) <= 0)
+			if (!pending || daemon_ms_between(t, a->stop_deadline) <= 0)
 				return 0;
 		}
 
@@ -830,7 +530,7 @@ loop_run(struct agent *a)
 			check_deadlines(a, daemon_now());
 		}
 		if (lslot && a->lfd >= 0 && (pfd[3].revents & POLLIN))
-			do_accept(a);
+			conn_accept(a);
 
 		/* Requests: at most one per connection per turn, starting at a
 		 * rotating position so nobody is always first. */
