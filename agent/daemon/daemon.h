@@ -113,11 +113,12 @@ int listen_unlink_if_ours(const char *path, const struct stat *bound);
 /* The path a listening socket is bound to (fresh string). */
 char *listen_path_of(int fd);
 
-/* --- loop.c --- */
-
+/* --- clock.c --- */
 struct timespec daemon_now(void);
 /* Milliseconds from `a` to `b` (negative when b is earlier). */
 long long daemon_ms_between(struct timespec a, struct timespec b);
+
+/* --- loop.c --- */
 /* Block SIGTERM/SIGINT/SIGHUP and receive them through a signalfd. */
 int loop_signals_setup(struct agent *a);
 /* Serve until SIGTERM/SIGINT (then flush pending replies for up to
