@@ -16,6 +16,9 @@ const struct curve_info curve_table[] = {
 		.ssh_keytype = "ecdsa-sha2-nistp256",
 		.ssh_certtype = "ecdsa-sha2-nistp256-cert-v01@openssh.com",
 		.tpm_curve = 0x0003, .tpm_hash = 0x000B, .field_len = 32, .digest_len = 32,
+		/* 1.2.840.10045.3.1.7 */
+		.oid_der = (const uint8_t *)"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07",
+		.oid_der_len = 10,
 	},
 	{
 		.id = CURVE_P384, .name = "ecdsa-p384", .option = "p384", .nist = "P-384",
@@ -24,6 +27,9 @@ const struct curve_info curve_table[] = {
 		.ssh_keytype = "ecdsa-sha2-nistp384",
 		.ssh_certtype = "ecdsa-sha2-nistp384-cert-v01@openssh.com",
 		.tpm_curve = 0x0004, .tpm_hash = 0x000C, .field_len = 48, .digest_len = 48,
+		/* 1.3.132.0.34 */
+		.oid_der = (const uint8_t *)"\x06\x05\x2b\x81\x04\x00\x22",
+		.oid_der_len = 7,
 	},
 };
 const size_t curve_count = ELEMENTSOF(curve_table);

@@ -32,6 +32,10 @@ struct curve_info {
 	uint16_t tpm_hash;        /* TPM_ALG_SHA256 (Part 2 section 6.3) */
 	size_t field_len;         /* bytes of a coordinate or private scalar */
 	size_t digest_len;        /* bytes of the curve's hash: what a key signs */
+	const uint8_t *oid_der;   /* the curve's OID, DER (tag 06 included): RFC
+	                             5480 section 2.1.1.1 namedCurve, PKCS#11's
+	                             CKA_EC_PARAMS */
+	size_t oid_der_len;
 };
 
 /* The table, in order of preference (the first is the default). */

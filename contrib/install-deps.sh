@@ -20,11 +20,12 @@ set -eu
 #   build-essential autoconf automake libtool pkg-config  compile, ./bootstrap
 #   libtss2-dev libssl-dev libjson-c-dev  the libraries configure requires
 #       (libtss2-dev brings the device and swtpm TCTIs)
+#   libp11-kit-dev  pkcs11.h for the PKCS#11 module (--disable-pkcs11: not)
 #   swtpm           the quickstart's TPM when there is no /dev/tpmrm0
 #   openssl         the quickstart verifies the signature and the CSR
 #   openssh-client  ssh-add -L lists the key as ssh sees it
 build_pkgs="build-essential autoconf automake libtool pkg-config
- libtss2-dev libssl-dev libjson-c-dev
+ libtss2-dev libssl-dev libjson-c-dev libp11-kit-dev
  swtpm openssl openssh-client"
 
 # Tests only (make check, run-tests, make bench). What uses each one:
@@ -34,11 +35,10 @@ build_pkgs="build-essential autoconf automake libtool pkg-config
 #   tpm2-tools      the harness's leak check (tpm2_getcap) and tpm2_* in tests
 #   tpm2-openssl    cli-openssl.sh, cli-import.sh (openssl -provider tpm2)
 #   tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon  rm-tabrmd.sh, make bench
-#   libtpm2-pkcs11-1 libtpm2-pkcs11-tools libp11-kit-dev  make bench's
-#                   tpm2-pkcs11 baseline (bench/pkcs11-baseline.sh)
-#   opensc gnutls-bin  pkcs11-tool and p11tool, PKCS#11 clients; no test in
-#                   this tree runs them yet (gnutls-bin also comes with
-#                   swtpm-tools)
+#   libtpm2-pkcs11-1 libtpm2-pkcs11-tools  make bench's tpm2-pkcs11
+#                   baseline (bench/pkcs11-baseline.sh)
+#   opensc gnutls-bin  pkcs11-tool and p11tool drive the PKCS#11 module
+#                   (pkcs11-tool.sh; gnutls-bin also comes with swtpm-tools)
 #   openssh-server  sshd for ssh-login.sh, ssh-hostkey.sh
 #   clang libclang-rt-14-dev  the libFuzzer targets (run-tests)
 #   python3         tests/tpmproxy
@@ -47,7 +47,7 @@ build_pkgs="build-essential autoconf automake libtool pkg-config
 #   groff-base      renders the man pages (docs-man.sh)
 test_pkgs="libcmocka-dev git swtpm-tools tpm2-tools tpm2-openssl
  tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
- libtpm2-pkcs11-1 libtpm2-pkcs11-tools libp11-kit-dev opensc gnutls-bin
+ libtpm2-pkcs11-1 libtpm2-pkcs11-tools opensc gnutls-bin
  openssh-server clang libclang-rt-14-dev python3
  util-linux procps iproute2 systemd groff-base"
 

@@ -1,0 +1,809 @@
+/* p11.h: general functions, slot and token, sessions, login, and the
+ * function list. Every entry point takes the module mutex. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "agent/pkcs11/p11.h"
+#include "agent/wire/client.h"
+#include "common/err.h"
+
+struct p11 p11;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define LOCK() pthread_mutex_lock(&mu)
+#define UNLOCK() pthread_mutex_unlock(&mu)
+
+/* Entered with the mutex held: is the module usable by this process? */
+static CK_RV
+ready(void)
+{
+	if (!p11.initialized || p11.pid != getpid())
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	return CKR_OK;
+}
+
+CK_RV
+p11_rv(int err)
+{
+	switch (err) {
+	case 0: return CKR_OK;
+	case TPMID_E_NOMEM: return CKR_HOST_MEMORY;
+	case TPMID_E_BADPIN: return CKR_PIN_INCORRECT;
+	case TPMID_E_LOCKOUT: return CKR_PIN_LOCKED;
+	case TPMID_E_LOCKED: case TPMID_E_NEEDPIN: return CKR_USER_NOT_LOGGED_IN;
+	case TPMID_E_NOENT: return CKR_KEY_HANDLE_INVALID;
+	case TPMID_E_PERM: return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	case TPMID_E_NOAGENT: return CKR_DEVICE_REMOVED;
+	case TPMID_E_TOOBIG: return CKR_DATA_LEN_RANGE;
+	case TPMID_E_NOTPM: case TPMID_E_TPM: case TPMID_E_TPM_RESET:
+	case TPMID_E_TPM_MEMORY: case TPMID_E_TIMEOUT: return CKR_DEVICE_ERROR;
+	default: return CKR_FUNCTION_FAILED;
+	}
+}
+
+int
+p11_call(const struct wire_request *q, struct wire_reply *rep)
+{
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (p11.client == NULL && (r = client_connect(p11.socket, &p11.client)) < 0) {
+		p11.agent_ok = 0;
+		return TPMID_E_NOAGENT;
+	}
+	r = client_call(p11.client, q, rep);
+	if (r == TPMID_E_AGENT) {
+		/* Lost, timed out or garbled: this client is done; the next
+		 * call dials again (the agent may have restarted). */
+		client_free(p11.client);
+		p11.client = NULL;
+		p11.agent_ok = 0;
+		return TPMID_E_NOAGENT;
+	}
+	p11.agent_ok = 1;
+	return r;
+}
+
+/* Space-padded, not NUL-terminated (PKCS#11 section 3.2 UTF8 fields). */
+static void
+pad(unsigned char *dst, size_t n, const char *s)
+{
+	size_t l = strlen(s);
+
+	memset(dst, ' ', n);
+	memcpy(dst, s, l < n ? l : n);
+}
+
+/* Log slot `slot` out (PKCS#11: a login belongs to a token). */
+static void
+logout(CK_SLOT_ID slot)
+{
+	struct p11_id *id;
+	size_t i;
+
+	if (slot != P11_SLOT_ID) {
+		for (i = 0; i < p11.n_ids; i++)
+			if (p11.ids[i].slot == slot) {
+				id = &p11.ids[i];
+				secret_free(id->login);
+				id->login = NULL;
+				id->logged_in = 0;
+			}
+		return;
+	}
+	secret_free(p11.login);
+	p11.login = NULL;
+	p11.logged_in = 0;
+	for (i = 0; i < p11.n_ids; i++)
+		p11.ids[i].pin_refused = 0;
+}
+
+int
+p11_slot_valid(CK_SLOT_ID slot)
+{
+	return slot == P11_SLOT_ID || p11_slot_id(slot) != NULL;
+}
+
+/* Slot `slot` exists and the agent answers: CKR_OK, else the CKR. The
+ * identity behind an identity slot into *ret_id (NULL for slot 0). */
+static CK_RV
+slot_check(CK_SLOT_ID slot, struct p11_id **ret_id)
+{
+	CK_RV rv = p11_refresh();
+
+	*ret_id = NULL;
+	if (slot != P11_SLOT_ID && (*ret_id = p11_slot_id(slot)) == NULL)
+		return CKR_SLOT_ID_INVALID;
+	return rv == CKR_OK ? CKR_OK : CKR_TOKEN_NOT_PRESENT;
+}
+
+static void
+session_clear(struct p11_session *s)
+{
+	p11_find_clear(s);
+	p11_sign_clear(s);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Drop everything; `ours` is 0 in a forked child, whose connection is
+ * the parent's (its descriptor is closed, nothing is sent). */
+static void
+reset(int ours)
+{
+	size_t i;
+
+	for (i = 0; i < P11_MAX_SESSIONS; i++)
+		session_clear(&p11.sessions[i]);
+	logout(P11_SLOT_ID);
+	p11_ids_free(); /* and every identity slot's login */
+	if (p11.client != NULL)
+		client_free(p11.client);
+	(void)ours;
+	free(p11.socket);
+	memset(&p11, 0, sizeof(p11));
+}
+
+/* ---- general (PKCS#11 section 5.4) ------------------------------------ */
+
+static CK_RV
+m_Initialize(CK_VOID_PTR init_args)
+{
+	CK_C_INITIALIZE_ARGS *a = init_args;
+	uint8_t h[SHA256_DIGEST_LEN];
+	struct sha2 c;
+	CK_RV rv = CKR_OK;
+	size_t i;
+
+	if (a != NULL) {
+		if (a->pReserved != NULL)
+			return CKR_ARGUMENTS_BAD;
+		/* Either all four callbacks or none (5.4); with them we still
+		 * use our own (OS) locking, which CKF_OS_LOCKING_OK allows;
+		 * without that flag the application promised no threads. */
+		if (!((a->CreateMutex == NULL && a->DestroyMutex == NULL && a->LockMutex == NULL &&
+		    a->UnlockMutex == NULL) || (a->CreateMutex != NULL && a->DestroyMutex != NULL &&
+		    a->LockMutex != NULL && a->UnlockMutex != NULL)))
+			return CKR_ARGUMENTS_BAD;
+		if (a->CreateMutex != NULL && !(a->flags & CKF_OS_LOCKING_OK))
+			return CKR_CANT_LOCK;
+	}
+	LOCK();
+	if (p11.initialized && p11.pid == getpid()) {
+		rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
+		goto out;
+	}
+	if (p11.initialized)
+		reset(0); /* a forked child starts over */
+	if ((p11.socket = client_default_socket()) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	/* A stable serial for the token: the agent it stands for. */
+	sha2_init(&c, SHA256_DIGEST_LEN);
+	sha2_update(&c, p11.socket, strlen(p11.socket));
+	sha2_final(&c, h);
+	for (i = 0; i < 8; i++)
+		snprintf(p11.serial + 2 * i, 3, "%02x", h[i]);
+	p11.pid = getpid();
+	p11.initialized = 1;
+out:
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_Finalize(CK_VOID_PTR reserved)
+{
+	CK_RV rv;
+
+	if (reserved != NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) == CKR_OK)
+		reset(1);
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_GetInfo(CK_INFO_PTR info)
+{
+	CK_RV rv;
+
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) == CKR_OK) {
+		memset(info, 0, sizeof(*info));
+		info->cryptokiVersion.major = 2;
+		info->cryptokiVersion.minor = 40;
+		pad(info->manufacturerID, sizeof(info->manufacturerID), "tpmid");
+		pad(info->libraryDescription, sizeof(info->libraryDescription),
+		    "tpmid-agent (TPM 2.0 keys)");
+		info->libraryVersion.major = 0;
+		info->libraryVersion.minor = 1;
+	}
+	UNLOCK();
+	return rv;
+}
+
+/* ---- slot and token (section 5.5) ------------------------------------- */
+
+static CK_RV
+m_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	CK_ULONG n = 1, k;
+	size_t i;
+	CK_RV rv;
+
+	if (count == NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	/* Slot 0 is always there, its token present while the agent answers;
+	 * an identity's slot is there while the agent lists it. */
+	if (p11_refresh() != CKR_OK) {
+		if (token_present)
+			n = 0;
+		else if (list != NULL && *count < 1)
+			rv = CKR_BUFFER_TOO_SMALL;
+		else if (list != NULL)
+			list[0] = P11_SLOT_ID;
+		*count = n;
+		goto out;
+	}
+	for (i = 0; i < p11.n_ids; i++)
+		n += p11.ids[i].present && p11.ids[i].slot != 0;
+	if (list != NULL && *count < n)
+		rv = CKR_BUFFER_TOO_SMALL;
+	else if (list != NULL) {
+		list[0] = P11_SLOT_ID;
+		for (i = 0, k = 1; i < p11.n_ids; i++)
+			if (p11.ids[i].present && p11.ids[i].slot != 0)
+				list[k++] = p11.ids[i].slot;
+	}
+	*count = n;
+out:
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+	struct p11_id *id;
+	CK_RV rv;
+
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if ((rv = slot_check(slot, &id)) == CKR_SLOT_ID_INVALID)
+		goto out;
+	memset(info, 0, sizeof(*info));
+	pad(info->slotDescription, sizeof(info->slotDescription), id != NULL ? id->name :
+	    "tpmid-agent: every identity");
+	pad(info->manufacturerID, sizeof(info->manufacturerID), "tpmid");
+	info->flags = CKF_REMOVABLE_DEVICE;
+	if (rv == CKR_OK)
+		info->flags |= CKF_TOKEN_PRESENT;
+	rv = CKR_OK;
+	info->hardwareVersion.major = 2;
+out:
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	struct p11_id *id;
+	char serial[17];
+	CK_RV rv;
+	size_t i, n = 0;
+
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if ((rv = slot_check(slot, &id)) != CKR_OK)
+		goto out;
+	for (i = 0; i < P11_MAX_SESSIONS; i++)
+		n += p11.sessions[i].open && p11.sessions[i].slot == slot;
+	memset(info, 0, sizeof(*info));
+	pad(info->label, sizeof(info->label), id != NULL ? id->name : "tpmid");
+	pad(info->manufacturerID, sizeof(info->manufacturerID), "tpmid");
+	pad(info->model, sizeof(info->model), id != NULL ? "TPM 2.0 key" : "TPM 2.0 agent");
+	if (id != NULL)
+		for (i = 0; i < 8; i++)
+			snprintf(serial + 2 * i, 3, "%02x", id->id[i]);
+	pad(info->serialNumber, sizeof(info->serialNumber), id != NULL ? serial : p11.serial);
+	info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
+	if (p11_any_pin(slot))
+		info->flags |= CKF_LOGIN_REQUIRED;
+	info->ulMaxSessionCount = P11_MAX_SESSIONS;
+	info->ulSessionCount = n;
+	info->ulMaxRwSessionCount = P11_MAX_SESSIONS;
+	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
+	info->ulMaxPinLen = TPMID_PIN_MAX;
+	info->ulMinPinLen = 0;
+	info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+	info->hardwareVersion.major = 2;
+	info->firmwareVersion.major = 0;
+	info->firmwareVersion.minor = 1;
+out:
+	UNLOCK();
+	return rv;
+}
+
+/* ---- sessions (section 5.6) ------------------------------------------- */
+
+struct p11_session *
+p11_session(CK_SESSION_HANDLE h)
+{
+	if (h == 0 || h > P11_MAX_SESSIONS || !p11.sessions[h - 1].open)
+		return NULL;
+	return &p11.sessions[h - 1];
+}
+
+static CK_RV
+m_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+    CK_SESSION_HANDLE_PTR ret)
+{
+	struct p11_id *id;
+	CK_RV rv;
+	size_t i;
+
+	(void)app;
+	(void)notify; /* no callbacks are ever made */
+	if (ret == NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if (!(flags & CKF_SERIAL_SESSION)) {
+		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+		goto out;
+	}
+	if ((rv = slot_check(slot, &id)) != CKR_OK)
+		goto out;
+	for (i = 0; i < P11_MAX_SESSIONS && p11.sessions[i].open; i++)
+		;
+	if (i == P11_MAX_SESSIONS) {
+		rv = CKR_SESSION_COUNT;
+		goto out;
+	}
+	memset(&p11.sessions[i], 0, sizeof(p11.sessions[i]));
+	p11.sessions[i].open = 1;
+	p11.sessions[i].slot = slot;
+	p11.sessions[i].flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
+	*ret = i + 1;
+out:
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_CloseSession(CK_SESSION_HANDLE h)
+{
+	struct p11_session *s;
+	CK_SLOT_ID slot;
+	CK_RV rv;
+	size_t i, n = 0;
+
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if ((s = p11_session(h)) == NULL) {
+		rv = CKR_SESSION_HANDLE_INVALID;
+		goto out;
+	}
+	slot = s->slot;
+	session_clear(s);
+	for (i = 0; i < P11_MAX_SESSIONS; i++)
+		n += p11.sessions[i].open && p11.sessions[i].slot == slot;
+	if (n == 0)
+		logout(slot); /* section 5.6: the token's last session logs out */
+out:
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_CloseAllSessions(CK_SLOT_ID slot)
+{
+	CK_RV rv;
+	size_t i;
+
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if (!p11_slot_valid(slot)) {
+		rv = CKR_SLOT_ID_INVALID;
+		goto out;
+	}
+	for (i = 0; i < P11_MAX_SESSIONS; i++)
+		if (p11.sessions[i].open && p11.sessions[i].slot == slot)
+			session_clear(&p11.sessions[i]);
+	logout(slot);
+out:
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if ((s = p11_session(h)) == NULL) {
+		rv = CKR_SESSION_HANDLE_INVALID;
+		goto out;
+	}
+	memset(info, 0, sizeof(*info));
+	info->slotID = s->slot;
+	info->flags = s->flags;
+	if (s->flags & CKF_RW_SESSION)
+		info->state = p11_logged_in(s) ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
+	else
+		info->state = p11_logged_in(s) ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
+out:
+	UNLOCK();
+	return rv;
+}
+
+/* ---- login (section 5.6) ---------------------------------------------- */
+
+/* Check `pin` against identity `id`'s key with the TPM: one signature
+ * over a random digest, the PIN sent with it (what a wrong PIN costs is
+ * the dictionary-attack try the caller asked for by logging in here). */
+static CK_RV
+check_pin(struct p11_id *id, const struct secret *pin)
+{
+	struct wire_request q = { .type = WIRE_REQ_SIGN_DIGEST };
+	struct wire_reply rep;
+	uint8_t dg[SHA384_DIGEST_LEN];
+	int r;
+
+	if (getrandom(dg, id->curve->digest_len, 0) != (ssize_t)id->curve->digest_len)
+		return CKR_FUNCTION_FAILED;
+	q.name = id->name;
+	q.data = dg;
+	q.data_len = id->curve->digest_len;
+	q.pin = (struct secret *)pin;
+	r = p11_call(&q, &rep);
+	wire_reply_clear(&rep);
+	return p11_rv(r);
+}
+
+static CK_RV
+m_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
+{
+	struct p11_session *s;
+	struct p11_id *id = NULL;
+	struct secret *sec = NULL;
+	CK_RV rv;
+	size_t i;
+
+	if (pin == NULL && pin_len > 0)
+		return CKR_ARGUMENTS_BAD;
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if ((s = p11_session(h)) == NULL) {
+		rv = CKR_SESSION_HANDLE_INVALID;
+		goto out;
+	}
+	if (user == CKU_SO) {
+		/* There is no security officer: the store's owner manages
+		 * identities with the tpmid command. */
+		rv = CKR_PIN_INCORRECT;
+		goto out;
+	}
+	if (user != CKU_USER && user != CKU_CONTEXT_SPECIFIC) {
+		rv = CKR_USER_TYPE_INVALID;
+		goto out;
+	}
+	if (s->slot != P11_SLOT_ID && (id = p11_slot_id(s->slot)) == NULL) {
+		rv = CKR_DEVICE_REMOVED;
+		goto out;
+	}
+	if (user == CKU_USER && p11_logged_in(s)) {
+		rv = CKR_USER_ALREADY_LOGGED_IN;
+		goto out;
+	}
+	if (pin == NULL) {
+		/* A protected authentication path: there is none. */
+		rv = CKR_ARGUMENTS_BAD;
+		goto out;
+	}
+	if (pin_len > TPMID_PIN_MAX || memchr(pin, '\0', pin_len) != NULL) {
+		rv = CKR_PIN_LEN_RANGE;
+		goto out;
+	}
+	if ((sec = secret_new(pin, pin_len)) == NULL) {
+		rv = CKR_HOST_MEMORY;
+		goto out;
+	}
+	if (id != NULL) {
+		/* A key without a PIN: logging in succeeds, nothing is kept
+		 * or sent (tlsuv logs in with "pin=" always). */
+		if (id->pin && (rv = check_pin(id, sec)) != CKR_OK)
+			goto out;
+		secret_free(id->login);
+		id->login = sec;
+		sec = NULL;
+		id->logged_in = 1;
+		goto out;
+	}
+	secret_free(p11.login);
+	p11.login = sec;
+	sec = NULL;
+	for (i = 0; i < p11.n_ids; i++)
+		p11.ids[i].pin_refused = 0;
+	p11.logged_in = 1;
+out:
+	secret_free(sec);
+	UNLOCK();
+	return rv;
+}
+
+static CK_RV
+m_Logout(CK_SESSION_HANDLE h)
+{
+	struct p11_session *s;
+	CK_RV rv;
+
+	LOCK();
+	if ((rv = ready()) != CKR_OK)
+		goto out;
+	if ((s = p11_session(h)) == NULL)
+		rv = CKR_SESSION_HANDLE_INVALID;
+	else if (!p11_logged_in(s))
+		rv = CKR_USER_NOT_LOGGED_IN;
+	else
+		logout(s->slot);
+out:
+	UNLOCK();
+	return rv;
+}
+
+/* ---- the rest, under the module lock ---------------------------------- */
+
+CK_RV p11_find_init(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+CK_RV p11_find(CK_SESSION_HANDLE, CK_OBJECT_HANDLE_PTR, CK_ULONG, CK_ULONG_PTR);
+CK_RV p11_find_final(CK_SESSION_HANDLE);
+CK_RV p11_get_attributes(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+CK_RV p11_mechanisms(CK_SLOT_ID, CK_MECHANISM_TYPE_PTR, CK_ULONG_PTR);
+CK_RV p11_mechanism_info(CK_SLOT_ID, CK_MECHANISM_TYPE, CK_MECHANISM_INFO_PTR);
+CK_RV p11_sign_init(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV p11_sign(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV p11_sign_update(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
+CK_RV p11_sign_final(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+
+#define LOCKED(call) do { \
+		CK_RV rv_; \
+		LOCK(); \
+		rv_ = ready(); \
+		if (rv_ == CKR_OK) \
+			rv_ = (call); \
+		UNLOCK(); \
+		return rv_; \
+	} while (0)
+
+static CK_RV
+m_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	LOCKED(p11_find_init(h, t, n));
+}
+
+static CK_RV
+m_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG max, CK_ULONG_PTR n)
+{
+	LOCKED(p11_find(h, o, max, n));
+}
+
+static CK_RV
+m_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+	LOCKED(p11_find_final(h));
+}
+
+static CK_RV
+m_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	LOCKED(p11_get_attributes(h, o, t, n));
+}
+
+static CK_RV
+m_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR n)
+{
+	LOCKED(p11_mechanisms(slot, list, n));
+}
+
+static CK_RV
+m_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+	LOCKED(p11_mechanism_info(slot, type, info));
+}
+
+static CK_RV
+m_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+{
+	LOCKED(p11_sign_init(h, m, key));
+}
+
+static CK_RV
+m_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+	LOCKED(p11_sign(h, data, len, sig, sig_len));
+}
+
+static CK_RV
+m_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG len)
+{
+	LOCKED(p11_sign_update(h, part, len));
+}
+
+static CK_RV
+m_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+	LOCKED(p11_sign_final(h, sig, sig_len));
+}
+
+static CK_RV
+m_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG_PTR size)
+{
+	(void)h;
+	(void)o;
+	if (size == NULL)
+		return CKR_ARGUMENTS_BAD;
+	return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+static CK_RV
+m_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
+{
+	(void)flags;
+	(void)slot;
+	(void)reserved;
+	return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+/* Every function tpmid does not offer (section 5: "not supported"). The
+ * table below points each at one of these by its argument shape. */
+#define NS(name, ...) static CK_RV name(__VA_ARGS__) { return CKR_FUNCTION_NOT_SUPPORTED; }
+#define U __attribute__((unused))
+NS(ns_init_token, U CK_SLOT_ID a, U CK_UTF8CHAR_PTR b, U CK_ULONG c, U CK_UTF8CHAR_PTR d)
+NS(ns_init_pin, U CK_SESSION_HANDLE a, U CK_UTF8CHAR_PTR b, U CK_ULONG c)
+NS(ns_set_pin, U CK_SESSION_HANDLE a, U CK_UTF8CHAR_PTR b, U CK_ULONG c, U CK_UTF8CHAR_PTR d,
+    U CK_ULONG e)
+NS(ns_op_state_get, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG_PTR c)
+NS(ns_op_state_set, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c, U CK_OBJECT_HANDLE d,
+    U CK_OBJECT_HANDLE e)
+NS(ns_create, U CK_SESSION_HANDLE a, U CK_ATTRIBUTE_PTR b, U CK_ULONG c, U CK_OBJECT_HANDLE_PTR d)
+NS(ns_copy, U CK_SESSION_HANDLE a, U CK_OBJECT_HANDLE b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d,
+    U CK_OBJECT_HANDLE_PTR e)
+NS(ns_destroy, U CK_SESSION_HANDLE a, U CK_OBJECT_HANDLE b)
+NS(ns_set_attr, U CK_SESSION_HANDLE a, U CK_OBJECT_HANDLE b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d)
+NS(ns_op_init, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c)
+NS(ns_op, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c, U CK_BYTE_PTR d, U CK_ULONG_PTR e)
+NS(ns_op_final, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG_PTR c)
+NS(ns_digest_init, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b)
+NS(ns_update, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c)
+NS(ns_digest_key, U CK_SESSION_HANDLE a, U CK_OBJECT_HANDLE b)
+NS(ns_verify, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c, U CK_BYTE_PTR d, U CK_ULONG e)
+NS(ns_verify_final, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c)
+NS(ns_genkey, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d,
+    U CK_OBJECT_HANDLE_PTR e)
+NS(ns_genpair, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d,
+    U CK_ATTRIBUTE_PTR e, U CK_ULONG f, U CK_OBJECT_HANDLE_PTR g, U CK_OBJECT_HANDLE_PTR h)
+NS(ns_wrap, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c,
+    U CK_OBJECT_HANDLE d, U CK_BYTE_PTR e, U CK_ULONG_PTR f)
+NS(ns_unwrap, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c, U CK_BYTE_PTR d,
+    U CK_ULONG e, U CK_ATTRIBUTE_PTR f, U CK_ULONG g, U CK_OBJECT_HANDLE_PTR h)
+NS(ns_derive, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c,
+    U CK_ATTRIBUTE_PTR d, U CK_ULONG e, U CK_OBJECT_HANDLE_PTR f)
+NS(ns_seed, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c)
+NS(ns_session, U CK_SESSION_HANDLE a)
+
+static CK_FUNCTION_LIST functions = {
+	.version = { 2, 40 },
+	.C_Initialize = m_Initialize,
+	.C_Finalize = m_Finalize,
+	.C_GetInfo = m_GetInfo,
+	.C_GetFunctionList = C_GetFunctionList,
+	.C_GetSlotList = m_GetSlotList,
+	.C_GetSlotInfo = m_GetSlotInfo,
+	.C_GetTokenInfo = m_GetTokenInfo,
+	.C_GetMechanismList = m_GetMechanismList,
+	.C_GetMechanismInfo = m_GetMechanismInfo,
+	.C_InitToken = ns_init_token,
+	.C_InitPIN = ns_init_pin,
+	.C_SetPIN = ns_set_pin,
+	.C_OpenSession = m_OpenSession,
+	.C_CloseSession = m_CloseSession,
+	.C_CloseAllSessions = m_CloseAllSessions,
+	.C_GetSessionInfo = m_GetSessionInfo,
+	.C_GetOperationState = ns_op_state_get,
+	.C_SetOperationState = ns_op_state_set,
+	.C_Login = m_Login,
+	.C_Logout = m_Logout,
+	.C_CreateObject = ns_create,
+	.C_CopyObject = ns_copy,
+	.C_DestroyObject = ns_destroy,
+	.C_GetObjectSize = m_GetObjectSize,
+	.C_GetAttributeValue = m_GetAttributeValue,
+	.C_SetAttributeValue = ns_set_attr,
+	.C_FindObjectsInit = m_FindObjectsInit,
+	.C_FindObjects = m_FindObjects,
+	.C_FindObjectsFinal = m_FindObjectsFinal,
+	.C_EncryptInit = ns_op_init,
+	.C_Encrypt = ns_op,
+	.C_EncryptUpdate = ns_op,
+	.C_EncryptFinal = ns_op_final,
+	.C_DecryptInit = ns_op_init,
+	.C_Decrypt = ns_op,
+	.C_DecryptUpdate = ns_op,
+	.C_DecryptFinal = ns_op_final,
+	.C_DigestInit = ns_digest_init,
+	.C_Digest = ns_op,
+	.C_DigestUpdate = ns_update,
+	.C_DigestKey = ns_digest_key,
+	.C_DigestFinal = ns_op_final,
+	.C_SignInit = m_SignInit,
+	.C_Sign = m_Sign,
+	.C_SignUpdate = m_SignUpdate,
+	.C_SignFinal = m_SignFinal,
+	.C_SignRecoverInit = ns_op_init,
+	.C_SignRecover = ns_op,
+	.C_VerifyInit = ns_op_init,
+	.C_Verify = ns_verify,
+	.C_VerifyUpdate = ns_update,
+	.C_VerifyFinal = ns_verify_final,
+	.C_VerifyRecoverInit = ns_op_init,
+	.C_VerifyRecover = ns_op,
+	.C_DigestEncryptUpdate = ns_op,
+	.C_DecryptDigestUpdate = ns_op,
+	.C_SignEncryptUpdate = ns_op,
+	.C_DecryptVerifyUpdate = ns_op,
+	.C_GenerateKey = ns_genkey,
+	.C_GenerateKeyPair = ns_genpair,
+	.C_WrapKey = ns_wrap,
+	.C_UnwrapKey = ns_unwrap,
+	.C_DeriveKey = ns_derive,
+	.C_SeedRandom = ns_seed,
+	.C_GenerateRandom = ns_seed,
+	.C_GetFunctionStatus = ns_session,
+	.C_CancelFunction = ns_session,
+	.C_WaitForSlotEvent = m_WaitForSlotEvent,
+};
+
+TPMID_EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ret);
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR ret)
+{
+	if (ret == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*ret = &functions;
+	return CKR_OK;
+}
