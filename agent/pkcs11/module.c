@@ -13,7 +13,6 @@
 #include "agent/wire/client.h"
 #include "common/err.h"
 
-struct p11 p11;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 #define LOCK() pthread_mutex_lock(&mu)
@@ -26,48 +25,6 @@ ready(void)
 	if (!p11.initialized || p11.pid != getpid())
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	return CKR_OK;
-}
-
-CK_RV
-p11_rv(int err)
-{
-	switch (err) {
-	case 0: return CKR_OK;
-	case TPMID_E_NOMEM: return CKR_HOST_MEMORY;
-	case TPMID_E_BADPIN: return CKR_PIN_INCORRECT;
-	case TPMID_E_LOCKOUT: return CKR_PIN_LOCKED;
-	case TPMID_E_LOCKED: case TPMID_E_NEEDPIN: return CKR_USER_NOT_LOGGED_IN;
-	case TPMID_E_NOENT: return CKR_KEY_HANDLE_INVALID;
-	case TPMID_E_PERM: return CKR_KEY_FUNCTION_NOT_PERMITTED;
-	case TPMID_E_NOAGENT: return CKR_DEVICE_REMOVED;
-	case TPMID_E_TOOBIG: return CKR_DATA_LEN_RANGE;
-	case TPMID_E_NOTPM: case TPMID_E_TPM: case TPMID_E_TPM_RESET:
-	case TPMID_E_TPM_MEMORY: case TPMID_E_TIMEOUT: return CKR_DEVICE_ERROR;
-	default: return CKR_FUNCTION_FAILED;
-	}
-}
-
-int
-p11_call(const struct wire_request *q, struct wire_reply *rep)
-{
-	int r;
-
-	memset(rep, 0, sizeof(*rep));
-	if (p11.client == NULL && (r = client_connect(p11.socket, &p11.client)) < 0) {
-		p11.agent_ok = 0;
-		return TPMID_E_NOAGENT;
-	}
-	r = client_call(p11.client, q, rep);
-	if (r == TPMID_E_AGENT) {
-		/* Lost, timed out or garbled: this client is done; the next
-		 * call dials again (the agent may have restarted). */
-		client_free(p11.client);
-		p11.client = NULL;
-		p11.agent_ok = 0;
-		return TPMID_E_NOAGENT;
-	}
-	p11.agent_ok = 1;
-	return r;
 }
 
 /* Space-padded, not NUL-terminated (PKCS#11 section 3.2 UTF8 fields). */
@@ -102,12 +59,6 @@ logout(CK_SLOT_ID slot)
 	p11.logged_in = 0;
 	for (i = 0; i < p11.n_ids; i++)
 		p11.ids[i].pin_refused = 0;
-}
-
-int
-p11_slot_valid(CK_SLOT_ID slot)
-{
-	return slot == P11_SLOT_ID || p11_slot_id(slot) != NULL;
 }
 
 /* Slot `slot` exists and the agent answers: CKR_OK, else the CKR. The
@@ -350,14 +301,6 @@ out:
 
 /* ---- sessions (section 5.6) ------------------------------------------- */
 
-struct p11_session *
-p11_session(CK_SESSION_HANDLE h)
-{
-	if (h == 0 || h > P11_MAX_SESSIONS || !p11.sessions[h - 1].open)
-		return NULL;
-	return &p11.sessions[h - 1];
-}
-
 static CK_RV
 m_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
     CK_SESSION_HANDLE_PTR ret)
@@ -587,17 +530,6 @@ out:
 }
 
 /* ---- the rest, under the module lock ---------------------------------- */
-
-CK_RV p11_find_init(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
-CK_RV p11_find(CK_SESSION_HANDLE, CK_OBJECT_HANDLE_PTR, CK_ULONG, CK_ULONG_PTR);
-CK_RV p11_find_final(CK_SESSION_HANDLE);
-CK_RV p11_get_attributes(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
-CK_RV p11_mechanisms(CK_SLOT_ID, CK_MECHANISM_TYPE_PTR, CK_ULONG_PTR);
-CK_RV p11_mechanism_info(CK_SLOT_ID, CK_MECHANISM_TYPE, CK_MECHANISM_INFO_PTR);
-CK_RV p11_sign_init(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
-CK_RV p11_sign(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
-CK_RV p11_sign_update(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
-CK_RV p11_sign_final(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
 
 #define LOCKED(call) do { \
 		CK_RV rv_; \

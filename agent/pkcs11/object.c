@@ -291,6 +291,12 @@ p11_refresh(void)
 	return CKR_OK;
 }
 
+int
+p11_slot_valid(CK_SLOT_ID slot)
+{
+	return slot == P11_SLOT_ID || p11_slot_id(slot) != NULL;
+}
+
 struct p11_id *
 p11_slot_id(CK_SLOT_ID slot)
 {

@@ -38,9 +38,11 @@
  * the parent. Agent down: the token is not present, sessions fail with
  * CKR_DEVICE_REMOVED, and the next call after it returns reconnects.
  *
- *   module.c  C_Initialize, info, slot and token, sessions, login
- *   object.c  the identity table, attributes, C_FindObjects*
- *   sign.c    C_Sign*, mechanisms, DER <-> raw signatures */
+ *   state.c   the module's state, the agent connection, error mapping
+ *   object.c  the identity table and slots, attributes, C_FindObjects*
+ *   sign.c    C_Sign*, mechanisms, DER <-> raw signatures
+ *   module.c  the entry points: C_Initialize, info, slot and token,
+ *             sessions, login, and the function list */
 #ifndef TPMID_PKCS11_P11_H
 #define TPMID_PKCS11_P11_H
 
@@ -130,15 +132,13 @@ struct p11 {
 
 extern struct p11 p11;
 
-/* --- module.c --- */
+/* --- state.c --- */
 /* One request to the agent (connecting first when needed); the agent's
  * code, or TPMID_E_NOAGENT when it cannot be reached (agent_ok cleared). */
 int p11_call(const struct wire_request *q, struct wire_reply *rep);
 /* CKR for a TPMID_E_* code. */
 CK_RV p11_rv(int err);
 struct p11_session *p11_session(CK_SESSION_HANDLE h);
-/* Slot 0, or an identity's slot the agent lists now. */
-int p11_slot_valid(CK_SLOT_ID slot);
 
 /* --- object.c --- */
 /* Refresh the identity table from the agent (list@tpmid). */
@@ -147,6 +147,8 @@ CK_RV p11_refresh(void);
  * visible to this login state. */
 CK_RV p11_object(const struct p11_session *s, CK_OBJECT_HANDLE h, struct p11_id **ret_id,
     enum p11_kind *ret_kind);
+/* Slot 0, or an identity's slot the agent lists now. */
+int p11_slot_valid(CK_SLOT_ID slot);
 /* The identity whose own slot `slot` is, or NULL (slot 0, or none). */
 struct p11_id *p11_slot_id(CK_SLOT_ID slot);
 /* Whether slot `slot`'s token shows a key that needs a PIN. */
@@ -157,6 +159,23 @@ int p11_logged_in(const struct p11_session *s);
 int p11_in_slot(const struct p11_session *s, const struct p11_id *id);
 void p11_ids_free(void);
 void p11_find_clear(struct p11_session *s);
+/* The next DER TLV of [*p, *p + *n) (definite lengths up to 4 bytes): its
+ * tag and value, and optionally its whole encoding; -1 when malformed. */
+int p11_der_next(const uint8_t **p, size_t *n, uint8_t *tag, const uint8_t **val, size_t *vlen,
+    const uint8_t **whole, size_t *whole_len);
+/* What the entry points of the same names do, under the module lock. */
+CK_RV p11_find_init(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+CK_RV p11_find(CK_SESSION_HANDLE, CK_OBJECT_HANDLE_PTR, CK_ULONG, CK_ULONG_PTR);
+CK_RV p11_find_final(CK_SESSION_HANDLE);
+CK_RV p11_get_attributes(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
+
+/* --- sign.c --- */
 void p11_sign_clear(struct p11_session *s);
+CK_RV p11_mechanisms(CK_SLOT_ID, CK_MECHANISM_TYPE_PTR, CK_ULONG_PTR);
+CK_RV p11_mechanism_info(CK_SLOT_ID, CK_MECHANISM_TYPE, CK_MECHANISM_INFO_PTR);
+CK_RV p11_sign_init(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
+CK_RV p11_sign(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
+CK_RV p11_sign_update(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
+CK_RV p11_sign_final(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
 
 #endif

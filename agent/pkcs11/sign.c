@@ -10,9 +10,6 @@
 #include "agent/pkcs11/p11.h"
 #include "common/err.h"
 
-int p11_der_next(const uint8_t **p, size_t *n, uint8_t *tag, const uint8_t **val, size_t *vlen,
-    const uint8_t **whole, size_t *whole_len);
-
 /* The mechanisms, in the order C_GetMechanismList gives them. */
 static const struct {
 	CK_MECHANISM_TYPE type;
@@ -221,34 +218,28 @@ sig_size(const struct p11_session *s)
 	return 2 * p11.ids[s->key].curve->field_len;
 }
 
-CK_RV
-p11_sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+/* The end of C_Sign (`data` the whole input) and C_SignFinal (`data`
+ * NULL: what C_SignUpdate gathered): answer a size query, else sign once
+ * and hand the signature out (section 5.2 for both). */
+static CK_RV
+finish(struct p11_session *s, const uint8_t *data, size_t len, CK_BYTE_PTR sig,
     CK_ULONG_PTR sig_len)
 {
-	struct p11_session *s;
 	uint8_t dg[SHA384_DIGEST_LEN];
 	CK_RV rv;
 
-	if ((data == NULL && len > 0) || sig_len == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if ((s = p11_session(h)) == NULL)
-		return CKR_SESSION_HANDLE_INVALID;
-	if (!s->signing || s->multi)
-		return CKR_OPERATION_NOT_INITIALIZED;
 	if (s->sig == NULL) {
 		/* A size query needs no signature yet. */
-		if (sig == NULL) {
+		if (sig == NULL || *sig_len < sig_size(s)) {
 			*sig_len = sig_size(s);
-			return CKR_OK;
-		}
-		if (*sig_len < sig_size(s)) {
-			*sig_len = sig_size(s);
-			return CKR_BUFFER_TOO_SMALL;
+			return sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
 		}
 		if (s->mech == CKM_ECDSA)
-			rv = sign_digest(s, data, len);
+			rv = data != NULL ? sign_digest(s, data, len) :
+			    sign_digest(s, s->raw, s->raw_len);
 		else {
-			sha2_update(&s->sha, data, len);
+			if (data != NULL)
+				sha2_update(&s->sha, data, len);
 			sha2_final(&s->sha, dg);
 			rv = sign_digest(s, dg, s->mech == CKM_ECDSA_SHA256 ? 32 : 48);
 			explicit_bzero(dg, sizeof(dg));
@@ -259,6 +250,21 @@ p11_sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
 		}
 	}
 	return hand_out(s, sig, sig_len);
+}
+
+CK_RV
+p11_sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+    CK_ULONG_PTR sig_len)
+{
+	struct p11_session *s;
+
+	if ((data == NULL && len > 0) || sig_len == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if ((s = p11_session(h)) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
+	if (!s->signing || s->multi)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	return finish(s, data != NULL ? data : (const uint8_t *)"", len, sig, sig_len);
 }
 
 CK_RV
@@ -289,8 +295,6 @@ CK_RV
 p11_sign_final(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
 	struct p11_session *s;
-	uint8_t dg[SHA384_DIGEST_LEN];
-	CK_RV rv;
 
 	if (sig_len == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -298,26 +302,5 @@ p11_sign_final(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 		return CKR_SESSION_HANDLE_INVALID;
 	if (!s->signing)
 		return CKR_OPERATION_NOT_INITIALIZED;
-	if (s->sig == NULL) {
-		if (sig == NULL) {
-			*sig_len = sig_size(s);
-			return CKR_OK;
-		}
-		if (*sig_len < sig_size(s)) {
-			*sig_len = sig_size(s);
-			return CKR_BUFFER_TOO_SMALL;
-		}
-		if (s->mech == CKM_ECDSA)
-			rv = sign_digest(s, s->raw, s->raw_len);
-		else {
-			sha2_final(&s->sha, dg);
-			rv = sign_digest(s, dg, s->mech == CKM_ECDSA_SHA256 ? 32 : 48);
-			explicit_bzero(dg, sizeof(dg));
-		}
-		if (rv != CKR_OK) {
-			p11_sign_clear(s);
-			return rv;
-		}
-	}
-	return hand_out(s, sig, sig_len);
+	return finish(s, NULL, 0, sig, sig_len);
 }
