@@ -10,6 +10,8 @@
 #   agent PIN      the same with a PIN key (unlocked)
 #   16 clients     aggregate signs/s vs one client, p50/p99
 #   ssh sign       SSH_AGENTC_SIGN_REQUEST through the agent
+#   PKCS#11        shared/bench/p11bench through libtpmid-pkcs11.so (slot 0,
+#                  no-PIN key): per-sign, and dlopen to the key found
 #   RSS            agent idle with 100 identities
 #   start          exec to ready (sign served) with the SRK persisted
 #   ssh login      one full ssh login to a loopback sshd through tpmid vs
@@ -26,6 +28,8 @@ ref=${BENCH_REF_DIR:-$srcdir/../shared/bench}
 [ -f "$ref/esysbench.c" ] || fail "reference $ref/esysbench.c not found (set BENCH_REF_DIR)"
 need cc swtpm tpm2_getcap openssl
 cc -O2 -o "$T/esysbench" "$ref/esysbench.c" -ltss2-esys -ltss2-tctildr
+P11MOD=$builddir/.libs/libtpmid-pkcs11.so
+[ -f "$P11MOD" ] && cc -O2 -o "$T/p11bench" "$ref/p11bench.c" -ldl || P11MOD=
 AB=$builddir/bench/agentbench
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -47,7 +51,7 @@ printf '1234\n' >"$T/pin"
 "$TPMID" --direct keygen bench-nopin >/dev/null
 "$TPMID" --direct keygen bench-pin --pin-file "$T/pin" >/dev/null
 : >"$T/r_floor"; : >"$T/r_nopin"; : >"$T/r_pin"; : >"$T/r_ssh"
-: >"$T/q_nopin"; : >"$T/q_pin"; : >"$T/q_ssh"
+: >"$T/q_nopin"; : >"$T/q_pin"; : >"$T/q_ssh"; : >"$T/r_p11"; : >"$T/q_p11"; : >"$T/s_p11"
 for _ in $(seq "$ROUNDS"); do
 	f=$(TSS2_TCTI=$TPMID_TCTI "$T/esysbench" "$N" 0 | field per_sign_ms)
 	start_agent --max-loaded 3
@@ -57,6 +61,12 @@ for _ in $(seq "$ROUNDS"); do
 	a=$("$AB" tpmid "$TPMID_SOCKET" bench-nopin "$N" | field p50_ms)
 	b=$("$AB" tpmid "$TPMID_SOCKET" bench-pin "$N" | field p50_ms)
 	c=$("$AB" ssh "$TPMID_SOCKET" bench-nopin "$N" | field p50_ms)
+	if [ -n "$P11MOD" ]; then
+		out=$(TPMID_SOCKET=$TPMID_SOCKET "$T/p11bench" "$P11MOD" - "$N" bench-nopin)
+		echo "$out" | field per_sign_ms >>"$T/r_p11"
+		echo "$out" | field setup_ms >>"$T/s_p11"
+		ratio "$(echo "$out" | field per_sign_ms)" "$f" >>"$T/q_p11"; echo >>"$T/q_p11"
+	fi
 	stop_agent
 	echo "$f" >>"$T/r_floor"; echo "$a" >>"$T/r_nopin"; echo "$b" >>"$T/r_pin"; echo "$c" >>"$T/r_ssh"
 	ratio "$a" "$f" >>"$T/q_nopin"; echo >>"$T/q_nopin"
@@ -67,6 +77,10 @@ floor=$(median <"$T/r_floor")
 nopin_p50=$(median <"$T/r_nopin"); nopin_r=$(median <"$T/q_nopin")
 pin_p50=$(median <"$T/r_pin"); pin_r=$(median <"$T/q_pin")
 ssh_p50=$(median <"$T/r_ssh"); ssh_r=$(median <"$T/q_ssh")
+p11_mod=NA p11_mod_r=NA p11_setup=NA
+if [ -n "$P11MOD" ]; then
+	p11_mod=$(median <"$T/r_p11"); p11_mod_r=$(median <"$T/q_p11"); p11_setup=$(median <"$T/s_p11")
+fi
 
 start_agent --max-loaded 3
 "$AB" tpmid "$TPMID_SOCKET" bench-nopin 50 >/dev/null
@@ -186,3 +200,5 @@ else
 	printf '%-40s %8s\n' "ssh login via tpm2-pkcs11" "$login_p11"
 fi
 printf '%-40s %8s ms %8s %s\n' "tpm2-pkcs11 C_Sign (p11bench)" "$p11_sign" "$( [ "$p11_sign" != NA ] && ratio "$p11_sign" "$floor" || echo NA)" "(reference)"
+printf '%-40s %8s ms %8s %s\n' "libtpmid-pkcs11 C_Sign (p11bench)" "$p11_mod" "$p11_mod_r" "<= 1.20$( [ "$p11_sign" != NA ] && [ "$p11_mod" != NA ] && echo " (tpm2-pkcs11 / tpmid: $(ratio "$p11_sign" "$p11_mod"), >= 5)")"
+printf '%-40s %8s ms %8s %s\n' "libtpmid-pkcs11 dlopen to key found" "$p11_setup" "" "<= 5 ms"

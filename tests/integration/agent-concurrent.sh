@@ -1,5 +1,5 @@
 #!/bin/bash
-# 32 clients x 20 signatures in parallel through one agent: every signature
+# 32 clients x 10 signatures in parallel through one agent: every signature
 # verifies. Meanwhile stalled clients (half a frame and silence; requests
 # sent but replies never read) must not hold anybody up.
 . "$top_srcdir/tests/lib.sh"
@@ -48,7 +48,7 @@ client() {
 	i=$1
 	key=c256
 	[ $((i % 4)) -eq 0 ] && key=c384
-	for j in $(seq 20); do
+	for j in $(seq 10); do
 		printf 'client %s message %s\n' "$i" "$j" >"$T/sig/$i.$j.msg"
 		echo "$key" >"$T/sig/$i.$j.key"
 		timeout 30 "$TPMID" sign "$key" --in "$T/sig/$i.$j.msg" --out "$T/sig/$i.$j.sig" \
@@ -80,14 +80,14 @@ for m in "$T"/sig/*.msg; do
 		bad=$((bad + 1))
 	n=$((n + 1))
 done
-[ "$n" -eq 640 ] || fail "expected 640 signatures, found $n"
-[ "$bad" -eq 0 ] || fail "$bad of 640 signatures do not verify"
-pass "640 signatures from 32 concurrent clients verify (${elapsed}s, stalled peers connected)"
+[ "$n" -eq 320 ] || fail "expected 320 signatures, found $n"
+[ "$bad" -eq 0 ] || fail "$bad of 320 signatures do not verify"
+pass "320 signatures from 32 concurrent clients verify (${elapsed}s, stalled peers connected)"
 
 # The stalled peers are still connected, the agent still answers at once.
 run_ok timeout 10 "$TPMID" status >/dev/null
 signs=$("$TPMID" status | sed -n 's/^signatures: *//p')
-[ "$signs" -ge 640 ] || fail "status counts $signs signatures"
+[ "$signs" -ge 320 ] || fail "status counts $signs signatures"
 
 kill "$STALL_PID" 2>/dev/null || true
 wait "$STALL_PID" 2>/dev/null || true
