@@ -15,8 +15,22 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define LOCK() pthread_mutex_lock(&mu)
-#define UNLOCK() pthread_mutex_unlock(&mu)
+/* Every entry point holds the module lock from its first use of the
+ * state to its return: `_cleanup_unlock_ pthread_mutex_t *held = lock();`. */
+static pthread_mutex_t *
+lock(void)
+{
+	pthread_mutex_lock(&mu);
+	return &mu;
+}
+
+static void
+unlockp(pthread_mutex_t **m)
+{
+	if (*m != NULL)
+		pthread_mutex_unlock(*m);
+}
+#define _cleanup_unlock_ _cleanup_(unlockp)
 
 /* Entered with the mutex held: is the module usable by this process? */
 static CK_RV
@@ -124,17 +138,14 @@ m_Initialize(CK_VOID_PTR init_args)
 		if (a->CreateMutex != NULL && !(a->flags & CKF_OS_LOCKING_OK))
 			return CKR_CANT_LOCK;
 	}
-	LOCK();
-	if (p11.initialized && p11.pid == getpid()) {
-		rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
-		goto out;
-	}
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
+	if (p11.initialized && p11.pid == getpid())
+		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
 	if (p11.initialized)
 		reset(0); /* a forked child starts over */
-	if ((p11.socket = client_default_socket()) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
+	if ((p11.socket = client_default_socket()) == NULL)
+		return CKR_HOST_MEMORY;
 	/* A stable serial for the token: the agent it stands for. */
 	sha2_init(&c, SHA256_DIGEST_LEN);
 	sha2_update(&c, p11.socket, strlen(p11.socket));
@@ -143,8 +154,6 @@ m_Initialize(CK_VOID_PTR init_args)
 		snprintf(p11.serial + 2 * i, 3, "%02x", h[i]);
 	p11.pid = getpid();
 	p11.initialized = 1;
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -155,10 +164,10 @@ m_Finalize(CK_VOID_PTR reserved)
 
 	if (reserved != NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) == CKR_OK)
 		reset(1);
-	UNLOCK();
 	return rv;
 }
 
@@ -169,7 +178,8 @@ m_GetInfo(CK_INFO_PTR info)
 
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) == CKR_OK) {
 		memset(info, 0, sizeof(*info));
 		info->cryptokiVersion.major = 2;
@@ -180,7 +190,6 @@ m_GetInfo(CK_INFO_PTR info)
 		info->libraryVersion.major = 0;
 		info->libraryVersion.minor = 1;
 	}
-	UNLOCK();
 	return rv;
 }
 
@@ -195,9 +204,10 @@ m_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 
 	if (count == NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
+		return rv;
 	/* Slot 0 is always there, its token present while the agent answers;
 	 * an identity's slot is there while the agent lists it. */
 	if (p11_refresh() != CKR_OK) {
@@ -208,7 +218,7 @@ m_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 		else if (list != NULL)
 			list[0] = P11_SLOT_ID;
 		*count = n;
-		goto out;
+		return rv;
 	}
 	for (i = 0; i < p11.n_ids; i++)
 		n += p11.ids[i].present && p11.ids[i].slot != 0;
@@ -221,8 +231,6 @@ m_GetSlotList(CK_BBOOL token_present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 				list[k++] = p11.ids[i].slot;
 	}
 	*count = n;
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -234,11 +242,12 @@ m_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
+		return rv;
 	if ((rv = slot_check(slot, &id)) == CKR_SLOT_ID_INVALID)
-		goto out;
+		return rv;
 	memset(info, 0, sizeof(*info));
 	pad(info->slotDescription, sizeof(info->slotDescription), id != NULL ? id->name :
 	    "tpmid-agent: every identity");
@@ -248,8 +257,6 @@ m_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 		info->flags |= CKF_TOKEN_PRESENT;
 	rv = CKR_OK;
 	info->hardwareVersion.major = 2;
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -263,11 +270,12 @@ m_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
+		return rv;
 	if ((rv = slot_check(slot, &id)) != CKR_OK)
-		goto out;
+		return rv;
 	for (i = 0; i < P11_MAX_SESSIONS; i++)
 		n += p11.sessions[i].open && p11.sessions[i].slot == slot;
 	memset(info, 0, sizeof(*info));
@@ -294,8 +302,6 @@ m_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	info->hardwareVersion.major = 2;
 	info->firmwareVersion.major = 0;
 	info->firmwareVersion.minor = 1;
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -313,28 +319,23 @@ m_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify
 	(void)notify; /* no callbacks are ever made */
 	if (ret == NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
-	if (!(flags & CKF_SERIAL_SESSION)) {
-		rv = CKR_SESSION_PARALLEL_NOT_SUPPORTED;
-		goto out;
-	}
+		return rv;
+	if (!(flags & CKF_SERIAL_SESSION))
+		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
 	if ((rv = slot_check(slot, &id)) != CKR_OK)
-		goto out;
+		return rv;
 	for (i = 0; i < P11_MAX_SESSIONS && p11.sessions[i].open; i++)
 		;
-	if (i == P11_MAX_SESSIONS) {
-		rv = CKR_SESSION_COUNT;
-		goto out;
-	}
+	if (i == P11_MAX_SESSIONS)
+		return CKR_SESSION_COUNT;
 	memset(&p11.sessions[i], 0, sizeof(p11.sessions[i]));
 	p11.sessions[i].open = 1;
 	p11.sessions[i].slot = slot;
 	p11.sessions[i].flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
 	*ret = i + 1;
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -346,21 +347,18 @@ m_CloseSession(CK_SESSION_HANDLE h)
 	CK_RV rv;
 	size_t i, n = 0;
 
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
-	if ((s = p11_session(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-		goto out;
-	}
+		return rv;
+	if ((s = p11_session(h)) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
 	slot = s->slot;
 	session_clear(s);
 	for (i = 0; i < P11_MAX_SESSIONS; i++)
 		n += p11.sessions[i].open && p11.sessions[i].slot == slot;
 	if (n == 0)
 		logout(slot); /* section 5.6: the token's last session logs out */
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -370,19 +368,16 @@ m_CloseAllSessions(CK_SLOT_ID slot)
 	CK_RV rv;
 	size_t i;
 
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
-	if (!p11_slot_valid(slot)) {
-		rv = CKR_SLOT_ID_INVALID;
-		goto out;
-	}
+		return rv;
+	if (!p11_slot_valid(slot))
+		return CKR_SLOT_ID_INVALID;
 	for (i = 0; i < P11_MAX_SESSIONS; i++)
 		if (p11.sessions[i].open && p11.sessions[i].slot == slot)
 			session_clear(&p11.sessions[i]);
 	logout(slot);
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -394,13 +389,12 @@ m_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
-	if ((s = p11_session(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-		goto out;
-	}
+		return rv;
+	if ((s = p11_session(h)) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
 	memset(info, 0, sizeof(*info));
 	info->slotID = s->slot;
 	info->flags = s->flags;
@@ -408,8 +402,6 @@ m_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 		info->state = p11_logged_in(s) ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
 	else
 		info->state = p11_logged_in(s) ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
-out:
-	UNLOCK();
 	return rv;
 }
 
@@ -442,60 +434,49 @@ m_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pi
 {
 	struct p11_session *s;
 	struct p11_id *id = NULL;
-	struct secret *sec = NULL;
+	_cleanup_secret_ struct secret *sec = NULL;
 	CK_RV rv;
 	size_t i;
 
 	if (pin == NULL && pin_len > 0)
 		return CKR_ARGUMENTS_BAD;
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
-	if ((s = p11_session(h)) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-		goto out;
-	}
+		return rv;
+	if ((s = p11_session(h)) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
 	if (user == CKU_SO) {
 		/* There is no security officer: the store's owner manages
 		 * identities with the tpmid command. */
 		rv = CKR_PIN_INCORRECT;
-		goto out;
+		return rv;
 	}
-	if (user != CKU_USER && user != CKU_CONTEXT_SPECIFIC) {
-		rv = CKR_USER_TYPE_INVALID;
-		goto out;
-	}
-	if (s->slot != P11_SLOT_ID && (id = p11_slot_id(s->slot)) == NULL) {
-		rv = CKR_DEVICE_REMOVED;
-		goto out;
-	}
-	if (user == CKU_USER && p11_logged_in(s)) {
-		rv = CKR_USER_ALREADY_LOGGED_IN;
-		goto out;
-	}
+	if (user != CKU_USER && user != CKU_CONTEXT_SPECIFIC)
+		return CKR_USER_TYPE_INVALID;
+	if (s->slot != P11_SLOT_ID && (id = p11_slot_id(s->slot)) == NULL)
+		return CKR_DEVICE_REMOVED;
+	if (user == CKU_USER && p11_logged_in(s))
+		return CKR_USER_ALREADY_LOGGED_IN;
 	if (pin == NULL) {
 		/* A protected authentication path: there is none. */
 		rv = CKR_ARGUMENTS_BAD;
-		goto out;
+		return rv;
 	}
-	if (pin_len > TPMID_PIN_MAX || memchr(pin, '\0', pin_len) != NULL) {
-		rv = CKR_PIN_LEN_RANGE;
-		goto out;
-	}
-	if ((sec = secret_new(pin, pin_len)) == NULL) {
-		rv = CKR_HOST_MEMORY;
-		goto out;
-	}
+	if (pin_len > TPMID_PIN_MAX || memchr(pin, '\0', pin_len) != NULL)
+		return CKR_PIN_LEN_RANGE;
+	if ((sec = secret_new(pin, pin_len)) == NULL)
+		return CKR_HOST_MEMORY;
 	if (id != NULL) {
 		/* A key without a PIN: logging in succeeds, nothing is kept
 		 * or sent (tlsuv logs in with "pin=" always). */
 		if (id->pin && (rv = check_pin(id, sec)) != CKR_OK)
-			goto out;
+			return rv;
 		secret_free(id->login);
 		id->login = sec;
 		sec = NULL;
 		id->logged_in = 1;
-		goto out;
+		return rv;
 	}
 	secret_free(p11.login);
 	p11.login = sec;
@@ -503,9 +484,6 @@ m_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pi
 	for (i = 0; i < p11.n_ids; i++)
 		p11.ids[i].pin_refused = 0;
 	p11.logged_in = 1;
-out:
-	secret_free(sec);
-	UNLOCK();
 	return rv;
 }
 
@@ -515,30 +493,26 @@ m_Logout(CK_SESSION_HANDLE h)
 	struct p11_session *s;
 	CK_RV rv;
 
-	LOCK();
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+
 	if ((rv = ready()) != CKR_OK)
-		goto out;
+		return rv;
 	if ((s = p11_session(h)) == NULL)
 		rv = CKR_SESSION_HANDLE_INVALID;
 	else if (!p11_logged_in(s))
 		rv = CKR_USER_NOT_LOGGED_IN;
 	else
 		logout(s->slot);
-out:
-	UNLOCK();
 	return rv;
 }
 
 /* ---- the rest, under the module lock ---------------------------------- */
 
 #define LOCKED(call) do { \
-		CK_RV rv_; \
-		LOCK(); \
-		rv_ = ready(); \
-		if (rv_ == CKR_OK) \
-			rv_ = (call); \
-		UNLOCK(); \
-		return rv_; \
+		_cleanup_unlock_ pthread_mutex_t *held = lock(); \
+		CK_RV rv_ = ready(); \
+		\
+		return rv_ == CKR_OK ? (call) : rv_; \
 	} while (0)
 
 static CK_RV

@@ -144,6 +144,11 @@ grep -q "Label: tpmid" "$T/p11t" || fail "p11tool tokens: $(cat "$T/p11t")"
 grep -q "Type: Public key (EC/ECDSA-SECP256R1)" "$T/p11t" || fail "p11tool objects: $(cat "$T/p11t")"
 pass "p11tool lists the tokens and k's objects"
 
+# --- fork: the child must C_Initialize again, and then works ----------------------
+p11 --test-fork >"$T/fork" 2>&1 || fail "pkcs11-tool --test-fork: $(cat "$T/fork")"
+grep -q "Calling C_Initialize in forked child process" "$T/fork" || fail "--test-fork: $(cat "$T/fork")"
+pass "a forked child initializes again and finds its token"
+
 # --- the agent goes away and comes back --------------------------------------------
 stop_agent
 p11 --list-slots >"$T/slots" 2>&1 || true
