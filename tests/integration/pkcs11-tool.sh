@@ -144,6 +144,13 @@ grep -q "Label: tpmid" "$T/p11t" || fail "p11tool tokens: $(cat "$T/p11t")"
 grep -q "Type: Public key (EC/ECDSA-SECP256R1)" "$T/p11t" || fail "p11tool objects: $(cat "$T/p11t")"
 pass "p11tool lists the tokens and k's objects"
 
+# --- threads: 8 sessions signing at once (CKF_OS_LOCKING_OK) ----------------------
+if [ -x "${P11THREADS:-}" ]; then
+	"$P11THREADS" "$M" k "$T/k.pem" 8 25 >"$T/threads" 2>&1 || fail "threads: $(cat "$T/threads")"
+	grep -q "8 threads x 25 signatures: 0 failed" "$T/threads" || fail "threads: $(cat "$T/threads")"
+	pass "8 threads x 25 concurrent C_Sign on slot 0: every signature verifies"
+fi
+
 # --- fork: the child must C_Initialize again, and then works ----------------------
 p11 --test-fork >"$T/fork" 2>&1 || fail "pkcs11-tool --test-fork: $(cat "$T/fork")"
 grep -q "Calling C_Initialize in forked child process" "$T/fork" || fail "--test-fork: $(cat "$T/fork")"
