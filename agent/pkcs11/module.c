@@ -96,10 +96,10 @@ session_clear(struct p11_session *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Drop everything; `ours` is 0 in a forked child, whose connection is
- * the parent's (its descriptor is closed, nothing is sent). */
+/* Drop everything. In a forked child the connection is the parent's:
+ * client_free() only closes the child's copy of the descriptor. */
 static void
-reset(int ours)
+reset(void)
 {
 	size_t i;
 
@@ -109,7 +109,6 @@ reset(int ours)
 	p11_ids_free(); /* and every identity slot's login */
 	if (p11.client != NULL)
 		client_free(p11.client);
-	(void)ours;
 	free(p11.socket);
 	memset(&p11, 0, sizeof(p11));
 }
@@ -143,7 +142,7 @@ m_Initialize(CK_VOID_PTR init_args)
 	if (p11.initialized && p11.pid == getpid())
 		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
 	if (p11.initialized)
-		reset(0); /* a forked child starts over */
+		reset(); /* a forked child starts over */
 	if ((p11.socket = client_default_socket()) == NULL)
 		return CKR_HOST_MEMORY;
 	/* A stable serial for the token: the agent it stands for. */
@@ -167,7 +166,7 @@ m_Finalize(CK_VOID_PTR reserved)
 	_cleanup_unlock_ pthread_mutex_t *held = lock();
 
 	if ((rv = ready()) == CKR_OK)
-		reset(1);
+		reset();
 	return rv;
 }
 

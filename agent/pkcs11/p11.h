@@ -121,7 +121,6 @@ struct p11 {
 	pid_t pid;                     /* who called C_Initialize */
 	char *socket;                  /* the agent's socket */
 	struct client *client;
-	int agent_ok;                  /* the last call reached the agent */
 	struct secret *login;          /* slot 0's login PIN */
 	int logged_in;                 /* slot 0 is logged in */
 	struct p11_id *ids;
@@ -134,7 +133,7 @@ extern struct p11 p11;
 
 /* --- state.c --- */
 /* One request to the agent (connecting first when needed); the agent's
- * code, or TPMID_E_NOAGENT when it cannot be reached (agent_ok cleared). */
+ * code, or TPMID_E_NOAGENT when it cannot be reached. */
 int p11_call(const struct wire_request *q, struct wire_reply *rep);
 /* CKR for a TPMID_E_* code. */
 CK_RV p11_rv(int err);

@@ -35,20 +35,16 @@ p11_call(const struct wire_request *q, struct wire_reply *rep)
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	if (p11.client == NULL && (r = client_connect(p11.socket, &p11.client)) < 0) {
-		p11.agent_ok = 0;
+	if (p11.client == NULL && client_connect(p11.socket, &p11.client) < 0)
 		return TPMID_E_NOAGENT;
-	}
 	r = client_call(p11.client, q, rep);
 	if (r == TPMID_E_AGENT) {
 		/* Lost, timed out or garbled: this client is done; the next
 		 * call dials again (the agent may have restarted). */
 		client_free(p11.client);
 		p11.client = NULL;
-		p11.agent_ok = 0;
 		return TPMID_E_NOAGENT;
 	}
-	p11.agent_ok = 1;
 	return r;
 }
 
