@@ -15,6 +15,10 @@
  * ssh-agent LOCK passphrase). */
 #define TPMID_PASSPHRASE_MAX 1024
 
+/* A CKA_ID a PKCS#11 client chose for a key it generated (tpmid.pkcs11_id);
+ * PKCS#11 sets no limit, real clients use 1..20 bytes. */
+#define TPMID_P11_ID_MAX 64
+
 /* Persistent handles for keys (TPM 2.0 Part 2 section 7: persistent
  * objects live in 0x81xxxxxx). 0x81000001 is the conventional place of the
  * storage root key (tpmid srk --persist), so keys start above it. */

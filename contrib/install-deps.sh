@@ -10,7 +10,8 @@
 # --test   (the default) that plus everything the test suite, the fuzzing
 #          run and the benchmark use: ./run-tests --install-deps and CI.
 #          This installs openssh-server, whose package starts sshd on port
-#          22, and tpm2-abrmd.
+#          22, tpm2-abrmd, and mosquitto, whose package starts a broker on
+#          port 1883 (loopback only: Debian's configuration has no listener).
 # --list   print the packages, one a line, and install nothing.
 # Packages already installed are not asked for again; when all are there,
 # apt-get is not run at all.
@@ -38,18 +39,27 @@ build_pkgs="build-essential autoconf automake libtool pkg-config
 #   libtpm2-pkcs11-1 libtpm2-pkcs11-tools  make bench's tpm2-pkcs11
 #                   baseline (bench/pkcs11-baseline.sh)
 #   opensc gnutls-bin  pkcs11-tool and p11tool drive the PKCS#11 module
-#                   (pkcs11-tool.sh; gnutls-bin also comes with swtpm-tools)
-#   openssh-server  sshd for ssh-login.sh, ssh-hostkey.sh
+#                   (pkcs11-tool.sh, pkcs11-container.sh; gnutls-bin also
+#                   comes with swtpm-tools; ssh -I, ssh-add -s, ssh-agent's
+#                   ssh-pkcs11-helper come with openssh-client: pkcs11-ssh.sh)
+#   libengine-pkcs11-openssl mosquitto mosquitto-clients  libp11's engine
+#                   loads the PKCS#11 module into openssl req/s_client and
+#                   mosquitto_pub, which publish to a mosquitto broker
+#                   (pkcs11-openssl.sh)
+#   openssh-server  sshd for ssh-login.sh, ssh-hostkey.sh, pkcs11-ssh.sh
 #   clang libclang-rt-14-dev  the libFuzzer targets (run-tests)
-#   python3         tests/tpmproxy
-#   util-linux procps iproute2  setpriv, runuser, setsid, flock; pkill; ip
+#   python3         tests/tpmproxy; JSON edits and a user namespace in tests
+#   util-linux procps iproute2  setpriv, runuser, setsid, flock, unshare;
+#                   pkill; ip
+#   mount           mount (tmpfs, --bind) in pkcs11-container.sh's container
 #   systemd         systemd-analyze, -sysusers, -tmpfiles (systemd-units.sh)
 #   groff-base      renders the man pages (docs-man.sh)
 test_pkgs="libcmocka-dev git swtpm-tools tpm2-tools tpm2-openssl
  tpm2-abrmd libtss2-tcti-tabrmd0 dbus-daemon
  libtpm2-pkcs11-1 libtpm2-pkcs11-tools opensc gnutls-bin
+ libengine-pkcs11-openssl mosquitto mosquitto-clients
  openssh-server clang libclang-rt-14-dev python3
- util-linux procps iproute2 systemd groff-base"
+ util-linux procps iproute2 mount systemd groff-base"
 
 # The comment at the top, up to the first line of code.
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }

@@ -61,6 +61,7 @@ identity_free(struct identity *id)
 		return;
 	free(id->key_pem);
 	free(id->parent_name);
+	free(id->pkcs11_id);
 	free(id->public_key_pem);
 	free(id->cert_pem);
 	free(id->ca_pem);
@@ -420,6 +421,13 @@ parse_tpmid_object(json_object *t, const char *name, struct identity *id)
 	    (r = dup_opt(s, &id->ssh_cert)) < 0)
 		return r;
 
+	if ((r = get_string(t, "tpmid", "pkcs11_id", 0, &s)) < 0)
+		return r;
+	if (s != NULL && (*s == '\0' || strlen(s) > 2 * TPMID_P11_ID_MAX ||
+	    hex_decode(s, &id->pkcs11_id, &id->pkcs11_id_len) < 0))
+		return tpmid_seterr(TPMID_E_FORMAT, "tpmid.pkcs11_id: expected 1 to %d bytes "
+		    "in hex", TPMID_P11_ID_MAX);
+
 	if ((v = json_object_object_get(t, "ssh")) != NULL) {
 		if (!json_object_is_type(v, json_type_boolean))
 			return tpmid_seterr(TPMID_E_FORMAT, "tpmid.ssh: expected true or false");
@@ -608,7 +616,7 @@ update_tpmid_object(json_object *doc, const struct identity *id)
 {
 	json_object *t = NULL;
 	char handle[16];
-	char *hex = NULL;
+	char *hex = NULL, *p11hex = NULL;
 	const char *alg;
 	int r;
 
@@ -626,6 +634,11 @@ update_tpmid_object(json_object *doc, const struct identity *id)
 	if (id->parent_name != NULL &&
 	    (hex = hex_encode(id->parent_name, id->parent_name_len)) == NULL)
 		return TPMID_E_NOMEM;
+	if (id->pkcs11_id_len > 0 &&
+	    (p11hex = hex_encode(id->pkcs11_id, id->pkcs11_id_len)) == NULL) {
+		free(hex);
+		return TPMID_E_NOMEM;
+	}
 	if ((r = put(t, "version", json_object_new_int(IDENTITY_VERSION), 1)) < 0 ||
 	    (r = put_str(t, "name", id->name)) < 0 ||
 	    (r = put_str(t, "alg", alg)) < 0 ||
@@ -635,6 +648,7 @@ update_tpmid_object(json_object *doc, const struct identity *id)
 	    (r = put_str(t, "parent_name", hex)) < 0 ||
 	    (r = put_str(t, "public_key", id->public_key_pem)) < 0 ||
 	    (r = put_str(t, "ssh_cert", id->ssh_cert)) < 0 ||
+	    (r = put_str(t, "pkcs11_id", p11hex)) < 0 ||
 	    (r = put(t, "ssh", id->ssh_hidden ? json_object_new_boolean(0) : NULL,
 	    id->ssh_hidden)) < 0)
 		goto out;
@@ -648,6 +662,7 @@ update_tpmid_object(json_object *doc, const struct identity *id)
 	r = 0;
 out:
 	free(hex);
+	free(p11hex);
 	return r;
 }
 
@@ -674,6 +689,9 @@ check_writable(const struct identity *id)
 		    (unsigned int)id->handle);
 	if (id->parent_name != NULL && id->parent_name_len == 0)
 		return tpmid_seterr(TPMID_E_INVAL, "identity '%s': empty parent name", id->name);
+	if (id->pkcs11_id_len > TPMID_P11_ID_MAX || (id->pkcs11_id == NULL) != (id->pkcs11_id_len == 0))
+		return tpmid_seterr(TPMID_E_INVAL, "identity '%s': PKCS#11 id of %zu bytes (1 to %d)",
+		    id->name, id->pkcs11_id_len, TPMID_P11_ID_MAX);
 	for (i = 0; i < id->n_allowed_uids; i++)
 		if (id->allowed_uids[i] == (uid_t)-1)
 			return tpmid_seterr(TPMID_E_INVAL, "identity '%s': invalid uid", id->name);

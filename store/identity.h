@@ -11,6 +11,8 @@
  *              "public_key": "-----BEGIN PUBLIC KEY-----...",
  *              "ssh_cert": "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA... ", (optional)
  *              "ssh": false,                      (optional: not listed to ssh)
+ *              "pkcs11_id": "01a2",               (optional: the CKA_ID a PKCS#11
+ *                                                  client gave at C_GenerateKeyPair, hex)
  *              "allowed_uids": [1001], "allowed_gids": [100] } (optional)
  * }
  *
@@ -43,6 +45,8 @@ struct identity {
 	char *id_key;            /* id.key verbatim (e.g. a pkcs11: URI), or NULL */
 	char *ssh_cert;          /* OpenSSH certificate line, or NULL */
 	int ssh_hidden;          /* "ssh": false: not in ssh-agent's listing */
+	uint8_t *pkcs11_id;      /* "pkcs11_id": CKA_ID chosen by a PKCS#11 client */
+	size_t pkcs11_id_len;    /* 1..TPMID_P11_ID_MAX, 0 when none */
 	uid_t *allowed_uids;
 	size_t n_allowed_uids;
 	gid_t *allowed_gids;

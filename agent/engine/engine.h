@@ -79,10 +79,11 @@ int engine_sign_data(struct engine *e, const char *name, const uint8_t *data, si
     const struct secret *pin, uint8_t **ret_der, size_t *ret_len);
 
 /* Create a key in the TPM and record the identity. `pin` NULL or empty: no
- * PIN. `handle` is used with PERSIST_HANDLE. */
+ * PIN. `handle` is used with PERSIST_HANDLE. `p11_id` (0..TPMID_P11_ID_MAX
+ * bytes) is the CKA_ID a PKCS#11 client chose, kept as tpmid.pkcs11_id. */
 int engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
     const struct secret *pin, enum persist_mode persist, uint32_t handle,
-    struct id_info *ret);
+    const uint8_t *p11_id, size_t p11_id_len, struct id_info *ret);
 /* Import a key: `data` is a PEM EC private key (PKCS#8 or SEC1), DER
  * PKCS#8, or a TSS2 PRIVATE KEY PEM whose parent is our SRK. Key material
  * is wiped after use. */

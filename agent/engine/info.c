@@ -57,6 +57,14 @@ entry_info(struct engine *e, struct entry *en, struct id_info *ret)
 	}
 	memcpy(ret->spki, en->spki, en->spki_len);
 	ret->spki_len = en->spki_len;
+	if (id->pkcs11_id_len > 0) {
+		if ((ret->pkcs11_id = malloc(id->pkcs11_id_len)) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+		memcpy(ret->pkcs11_id, id->pkcs11_id, id->pkcs11_id_len);
+		ret->pkcs11_id_len = id->pkcs11_id_len;
+	}
 	if ((r = dup_opt(id->cert_pem, &ret->cert_pem)) != 0 ||
 	    (r = dup_opt(id->ca_pem, &ret->ca_pem)) != 0 ||
 	    (r = dup_opt(id->ssh_cert, &ret->ssh_cert)) != 0)

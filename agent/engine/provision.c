@@ -67,7 +67,8 @@ undo_lost_persist(struct engine *e, const struct keyfile *kf, uint32_t handle, i
  * persistent copy is evicted again). */
 static int
 record_identity(struct engine *e, const char *name, const struct keyfile *kf, int pin,
-    enum persist_mode persist, uint32_t handle, struct id_info *ret)
+    enum persist_mode persist, uint32_t handle, const uint8_t *p11_id, size_t p11_id_len,
+    struct id_info *ret)
 {
 	struct tpmid_errstate saved;
 	struct identity *id = NULL;
@@ -98,6 +99,14 @@ record_identity(struct engine *e, const char *name, const struct keyfile *kf, in
 	}
 	memcpy(id->parent_name, srk, srk_len);
 	id->parent_name_len = srk_len;
+	if (p11_id_len > 0) {
+		if ((id->pkcs11_id = malloc(p11_id_len)) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+		memcpy(id->pkcs11_id, p11_id, p11_id_len);
+		id->pkcs11_id_len = p11_id_len;
+	}
 
 	if (persist != PERSIST_NO) {
 		blob.pub = kf->pub;
@@ -166,7 +175,7 @@ out:
 int
 engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
     const struct secret *pin, enum persist_mode persist, uint32_t handle,
-    struct id_info *ret)
+    const uint8_t *p11_id, size_t p11_id_len, struct id_info *ret)
 {
 	struct tpm_blob blob = { 0 };
 	struct keyfile *kf = NULL;
@@ -183,6 +192,9 @@ engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
 	    (handle < TPMID_PERSIST_FIRST || handle > TPMID_PERSIST_LAST))
 		return tpmid_seterr(TPMID_E_INVAL, "persistent handle 0x%08x out of range "
 		    "0x%08x..0x%08x", handle, TPMID_PERSIST_FIRST, TPMID_PERSIST_LAST);
+	if (p11_id_len > TPMID_P11_ID_MAX)
+		return tpmid_seterr(TPMID_E_INVAL, "a PKCS#11 id of %zu bytes (at most %d)",
+		    p11_id_len, TPMID_P11_ID_MAX);
 	if ((r = check_new_name(e, name)) != 0)
 		return r;
 	for (;;) {
@@ -195,7 +207,7 @@ engine_keygen(struct engine *e, const char *name, enum tpmid_curve alg,
 	if ((r = keyfile_new(TPM_PARENT_OWNER, !has_pin, blob.pub, blob.pub_len, blob.priv,
 	    blob.priv_len, &kf)) != 0)
 		goto out;
-	r = record_identity(e, name, kf, has_pin, persist, handle, ret);
+	r = record_identity(e, name, kf, has_pin, persist, handle, p11_id, p11_id_len, ret);
 out:
 	keyfile_free(kf);
 	tpm_blob_clear(&blob);
@@ -253,7 +265,7 @@ import_tss2(struct engine *e, const char *name, const uint8_t *data, size_t len,
 		goto out;
 	}
 	tpm_key_free(e->tpm, k);
-	r = record_identity(e, name, kf, !kf->empty_auth, PERSIST_NO, 0, ret);
+	r = record_identity(e, name, kf, !kf->empty_auth, PERSIST_NO, 0, NULL, 0, ret);
 out:
 	keyfile_free(kf);
 	return r;
@@ -298,7 +310,7 @@ engine_import(struct engine *e, const char *name, const uint8_t *data, size_t le
 	if ((r = keyfile_new(TPM_PARENT_OWNER, !has_pin, blob.pub, blob.pub_len, blob.priv,
 	    blob.priv_len, &kf)) != 0)
 		goto out;
-	r = record_identity(e, name, kf, has_pin, PERSIST_NO, 0, ret);
+	r = record_identity(e, name, kf, has_pin, PERSIST_NO, 0, NULL, 0, ret);
 out:
 	EVP_PKEY_free(pk); /* EC private keys are cleared by OpenSSL on free */
 	keyfile_free(kf);

@@ -59,7 +59,15 @@ req_sign(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
 static int
 req_keygen(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
 {
-	return engine_keygen(e, q->name, q->alg, q->pin, q->persist, q->handle, &rep->info);
+	return engine_keygen(e, q->name, q->alg, q->pin, q->persist, q->handle, NULL, 0,
+	    &rep->info);
+}
+
+static int
+req_keygen_pkcs11(struct engine *e, const struct wire_request *q, struct wire_reply *rep)
+{
+	return engine_keygen(e, q->name, q->alg, q->pin, PERSIST_NO, 0, q->data, q->data_len,
+	    &rep->info);
 }
 
 static int

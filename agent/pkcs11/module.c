@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "agent/pkcs11/p11.h"
@@ -64,7 +63,7 @@ logout(CK_SLOT_ID slot)
 				id = &p11.ids[i];
 				secret_free(id->login);
 				id->login = NULL;
-				id->logged_in = 0;
+				id->logged_in = id->login_refused = 0;
 			}
 		return;
 	}
@@ -283,9 +282,12 @@ m_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	pad(info->model, sizeof(info->model), id != NULL ? "TPM 2.0 key" : "TPM 2.0 agent");
 	if (id != NULL)
 		for (i = 0; i < 8; i++)
-			snprintf(serial + 2 * i, 3, "%02x", id->id[i]);
+			snprintf(serial + 2 * i, 3, "%02x", id->kid[i]);
 	pad(info->serialNumber, sizeof(info->serialNumber), id != NULL ? serial : p11.serial);
-	info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
+	info->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_RNG;
+	/* Keys are made on slot 0's token only (create.c), but an identity's
+	 * token is not flagged write-protected: that would refuse the RW
+	 * sessions tlsuv opens on every slot. */
 	if (p11_any_pin(slot))
 		info->flags |= CKF_LOGIN_REQUIRED;
 	info->ulMaxSessionCount = P11_MAX_SESSIONS;
@@ -406,28 +408,6 @@ m_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 
 /* ---- login (section 5.6) ---------------------------------------------- */
 
-/* Check `pin` against identity `id`'s key with the TPM: one signature
- * over a random digest, the PIN sent with it (what a wrong PIN costs is
- * the dictionary-attack try the caller asked for by logging in here). */
-static CK_RV
-check_pin(struct p11_id *id, const struct secret *pin)
-{
-	struct wire_request q = { .type = WIRE_REQ_SIGN_DIGEST };
-	struct wire_reply rep;
-	uint8_t dg[SHA384_DIGEST_LEN];
-	int r;
-
-	if (getrandom(dg, id->curve->digest_len, 0) != (ssize_t)id->curve->digest_len)
-		return CKR_FUNCTION_FAILED;
-	q.name = id->name;
-	q.data = dg;
-	q.data_len = id->curve->digest_len;
-	q.pin = (struct secret *)pin;
-	r = p11_call(&q, &rep);
-	wire_reply_clear(&rep);
-	return p11_rv(r);
-}
-
 static CK_RV
 m_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
@@ -467,13 +447,12 @@ m_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pi
 	if ((sec = secret_new(pin, pin_len)) == NULL)
 		return CKR_HOST_MEMORY;
 	if (id != NULL) {
-		/* A key without a PIN: logging in succeeds, nothing is kept
-		 * or sent (tlsuv logs in with "pin=" always). */
-		if (id->pin && (rv = check_pin(id, sec)) != CKR_OK)
-			return rv;
+		/* Kept unchecked, as on slot 0 (p11.h): tried with the
+		 * first signature. A key without a PIN is never sent one. */
 		secret_free(id->login);
 		id->login = sec;
 		sec = NULL;
+		id->login_refused = 0;
 		id->logged_in = 1;
 		return rv;
 	}
@@ -575,6 +554,39 @@ m_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 }
 
 static CK_RV
+m_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG n_pub,
+    CK_ATTRIBUTE_PTR priv, CK_ULONG n_priv, CK_OBJECT_HANDLE_PTR ret_pub,
+    CK_OBJECT_HANDLE_PTR ret_priv)
+{
+	LOCKED(p11_generate_key_pair(h, m, pub, n_pub, priv, n_priv, ret_pub, ret_priv));
+}
+
+static CK_RV
+m_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
+{
+	LOCKED(p11_create_object(h, t, n, ret));
+}
+
+static CK_RV
+m_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+{
+	LOCKED(p11_generate_random(h, out, len));
+}
+
+static CK_RV
+m_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
+{
+	(void)seed;
+	(void)len;
+	_cleanup_unlock_ pthread_mutex_t *held = lock();
+	CK_RV rv = ready();
+
+	if (rv == CKR_OK && p11_session(h) == NULL)
+		rv = CKR_SESSION_HANDLE_INVALID;
+	return rv == CKR_OK ? CKR_RANDOM_SEED_NOT_SUPPORTED : rv;
+}
+
+static CK_RV
 m_GetObjectSize(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ULONG_PTR size)
 {
 	(void)h;
@@ -604,7 +616,6 @@ NS(ns_set_pin, U CK_SESSION_HANDLE a, U CK_UTF8CHAR_PTR b, U CK_ULONG c, U CK_UT
 NS(ns_op_state_get, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG_PTR c)
 NS(ns_op_state_set, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c, U CK_OBJECT_HANDLE d,
     U CK_OBJECT_HANDLE e)
-NS(ns_create, U CK_SESSION_HANDLE a, U CK_ATTRIBUTE_PTR b, U CK_ULONG c, U CK_OBJECT_HANDLE_PTR d)
 NS(ns_copy, U CK_SESSION_HANDLE a, U CK_OBJECT_HANDLE b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d,
     U CK_OBJECT_HANDLE_PTR e)
 NS(ns_destroy, U CK_SESSION_HANDLE a, U CK_OBJECT_HANDLE b)
@@ -619,15 +630,12 @@ NS(ns_verify, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c, U CK_BYTE_PT
 NS(ns_verify_final, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c)
 NS(ns_genkey, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d,
     U CK_OBJECT_HANDLE_PTR e)
-NS(ns_genpair, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_ATTRIBUTE_PTR c, U CK_ULONG d,
-    U CK_ATTRIBUTE_PTR e, U CK_ULONG f, U CK_OBJECT_HANDLE_PTR g, U CK_OBJECT_HANDLE_PTR h)
 NS(ns_wrap, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c,
     U CK_OBJECT_HANDLE d, U CK_BYTE_PTR e, U CK_ULONG_PTR f)
 NS(ns_unwrap, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c, U CK_BYTE_PTR d,
     U CK_ULONG e, U CK_ATTRIBUTE_PTR f, U CK_ULONG g, U CK_OBJECT_HANDLE_PTR h)
 NS(ns_derive, U CK_SESSION_HANDLE a, U CK_MECHANISM_PTR b, U CK_OBJECT_HANDLE c,
     U CK_ATTRIBUTE_PTR d, U CK_ULONG e, U CK_OBJECT_HANDLE_PTR f)
-NS(ns_seed, U CK_SESSION_HANDLE a, U CK_BYTE_PTR b, U CK_ULONG c)
 NS(ns_session, U CK_SESSION_HANDLE a)
 
 static CK_FUNCTION_LIST functions = {
@@ -652,7 +660,7 @@ static CK_FUNCTION_LIST functions = {
 	.C_SetOperationState = ns_op_state_set,
 	.C_Login = m_Login,
 	.C_Logout = m_Logout,
-	.C_CreateObject = ns_create,
+	.C_CreateObject = m_CreateObject,
 	.C_CopyObject = ns_copy,
 	.C_DestroyObject = ns_destroy,
 	.C_GetObjectSize = m_GetObjectSize,
@@ -691,12 +699,12 @@ static CK_FUNCTION_LIST functions = {
 	.C_SignEncryptUpdate = ns_op,
 	.C_DecryptVerifyUpdate = ns_op,
 	.C_GenerateKey = ns_genkey,
-	.C_GenerateKeyPair = ns_genpair,
+	.C_GenerateKeyPair = m_GenerateKeyPair,
 	.C_WrapKey = ns_wrap,
 	.C_UnwrapKey = ns_unwrap,
 	.C_DeriveKey = ns_derive,
-	.C_SeedRandom = ns_seed,
-	.C_GenerateRandom = ns_seed,
+	.C_SeedRandom = m_SeedRandom,
+	.C_GenerateRandom = m_GenerateRandom,
 	.C_GetFunctionStatus = ns_session,
 	.C_CancelFunction = ns_session,
 	.C_WaitForSlotEvent = m_WaitForSlotEvent,

@@ -1,8 +1,4 @@
-/* p11.h: the identity table, object attributes, C_FindObjects*. Reads
- * DER with a small TLV walker: the module may not use OpenSSL, and it
- * needs only the public point of an SPKI and the names and serial of a
- * certificate (RFC 5280 section 4.1), all of which the agent already
- * checked. */
+/* p11.h: the identity table, object attributes, C_FindObjects*. */
 #include "config.h"
 
 #include <stdio.h>
@@ -12,151 +8,6 @@
 #include "agent/pkcs11/p11.h"
 #include "common/err.h"
 
-/* ---- DER ---------------------------------------------------------------- */
-
-/* The next TLV of [*p, *p + *n): its tag, value and whole encoding; 0, or
- * -1 when malformed (only definite lengths up to 4 bytes). */
-int
-p11_der_next(const uint8_t **p, size_t *n, uint8_t *tag, const uint8_t **val, size_t *vlen,
-    const uint8_t **whole, size_t *whole_len)
-{
-	const uint8_t *q = *p;
-	size_t left = *n, len, hdr = 2, k;
-
-	if (left < 2 || (q[0] & 0x1f) == 0x1f)
-		return -1;
-	len = q[1];
-	if (len & 0x80) {
-		k = len & 0x7f;
-		if (k == 0 || k > 4 || left < 2 + k)
-			return -1;
-		for (len = 0, hdr = 2; hdr < 2 + k; hdr++)
-			len = len << 8 | q[hdr];
-	}
-	if (len > left - hdr)
-		return -1;
-	*tag = q[0];
-	*val = q + hdr;
-	*vlen = len;
-	if (whole != NULL) {
-		*whole = q;
-		*whole_len = hdr + len;
-	}
-	*p = q + hdr + len;
-	*n = left - hdr - len;
-	return 0;
-}
-
-#define DER(p, n, tag, v, vl) p11_der_next(&(p), &(n), &(tag), &(v), &(vl), NULL, NULL)
-
-/* The public point of a P-256/P-384 SubjectPublicKeyInfo as CKA_EC_POINT. */
-static int
-spki_point(const uint8_t *spki, size_t len, const struct curve_info *c, struct p11_id *id)
-{
-	const uint8_t *p = spki, *v, *alg, *bits;
-	size_t n = len, vl, algl, bitsl, want = 1 + 2 * c->field_len;
-	uint8_t t;
-
-	if (DER(p, n, t, v, vl) < 0 || t != 0x30 || n != 0)
-		return -1;
-	p = v;
-	n = vl;
-	if (DER(p, n, t, alg, algl) < 0 || t != 0x30 || DER(p, n, t, bits, bitsl) < 0 ||
-	    t != 0x03 || n != 0)
-		return -1;
-	/* The curve's OID must be the algorithm's parameter. */
-	if (algl < c->oid_der_len ||
-	    memcmp(alg + algl - c->oid_der_len, c->oid_der, c->oid_der_len) != 0)
-		return -1;
-	if (bitsl != 1 + want || bits[0] != 0 || bits[1] != 0x04)
-		return -1;
-	id->point[0] = 0x04; /* OCTET STRING */
-	id->point[1] = (uint8_t)want;
-	memcpy(id->point + 2, bits + 1, want);
-	id->point_len = 2 + want;
-	return 0;
-}
-
-/* Base64 (RFC 4648) of the first CERTIFICATE block of a PEM text. */
-static int
-pem_cert_der(const char *pem, uint8_t **ret, size_t *ret_len)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char *s = strstr(pem, "-----BEGIN CERTIFICATE-----"), *e, *q;
-	uint32_t acc = 0;
-	size_t n = 0, bits = 0;
-	uint8_t *out;
-
-	if (s == NULL || (e = strstr(s, "-----END CERTIFICATE-----")) == NULL)
-		return -1;
-	s += strlen("-----BEGIN CERTIFICATE-----");
-	if ((out = malloc((size_t)(e - s) * 3 / 4 + 3)) == NULL)
-		return -1;
-	for (q = s; q < e; q++) {
-		const char *k;
-
-		if (*q == '=' )
-			break;
-		if (*q == '\n' || *q == '\r' || *q == ' ' || *q == '\t')
-			continue;
-		if (*q == '\0' || (k = strchr(b64, *q)) == NULL) {
-			free(out);
-			return -1;
-		}
-		acc = acc << 6 | (uint32_t)(k - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	*ret = out;
-	*ret_len = n;
-	return 0;
-}
-
-/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
- * serialNumber INTEGER, signature, issuer Name, validity, subject Name,
- * ... } ... } (RFC 5280 section 4.1). */
-static int
-cert_fields(struct p11_id *id)
-{
-	const uint8_t *p = id->cert, *v, *tbs, *w;
-	size_t n = id->cert_len, vl, tbsl, wl;
-	uint8_t t;
-
-	if (DER(p, n, t, v, vl) < 0 || t != 0x30)
-		return -1;
-	p = v;
-	n = vl;
-	if (DER(p, n, t, tbs, tbsl) < 0 || t != 0x30)
-		return -1;
-	p = tbs;
-	n = tbsl;
-	if (p11_der_next(&p, &n, &t, &v, &vl, &w, &wl) < 0)
-		return -1;
-	if (t == 0xa0 && p11_der_next(&p, &n, &t, &v, &vl, &w, &wl) < 0)
-		return -1;
-	if (t != 0x02)
-		return -1;
-	id->serial = w;                 /* CKA_SERIAL_NUMBER: the DER INTEGER */
-	id->serial_len = wl;
-	if (DER(p, n, t, v, vl) < 0 || t != 0x30)          /* signature */
-		return -1;
-	if (p11_der_next(&p, &n, &t, &v, &vl, &w, &wl) < 0 || t != 0x30)
-		return -1;
-	id->issuer = w;
-	id->issuer_len = wl;
-	if (DER(p, n, t, v, vl) < 0 || t != 0x30)          /* validity */
-		return -1;
-	if (p11_der_next(&p, &n, &t, &v, &vl, &w, &wl) < 0 || t != 0x30)
-		return -1;
-	id->subject = w;
-	id->subject_len = wl;
-	return 0;
-}
-
 /* ---- the identity table ------------------------------------------------ */
 
 static void
@@ -164,11 +15,11 @@ id_clear(struct p11_id *id)
 {
 	secret_free(id->login);
 	id->login = NULL;
-	id->logged_in = 0;
+	id->logged_in = id->login_refused = 0;
 	free(id->cert);
 	id->cert = NULL;
 	id->cert_len = 0;
-	id->subject = id->issuer = id->serial = NULL;
+	memset(&id->cf, 0, sizeof(id->cf));
 }
 
 void
@@ -191,16 +42,24 @@ id_fill(struct p11_id *id, const struct id_info *in)
 	uint8_t h[SHA256_DIGEST_LEN];
 
 	if (in->error != NULL || (id->curve = curve_get(in->alg)) == NULL ||
-	    spki_point(in->spki, in->spki_len, id->curve, id) < 0)
+	    p11_spki_point(in->spki, in->spki_len, id->curve, id->point, &id->point_len) < 0)
 		return -1;
 	snprintf(id->name, sizeof(id->name), "%s", in->name);
 	id->pin = in->pin;
 	sha2_init(&c, SHA256_DIGEST_LEN);
 	sha2_update(&c, id->point + 2, id->point_len - 2);
 	sha2_final(&c, h);
-	memcpy(id->id, h, P11_ID_LEN);
-	if (in->cert_pem != NULL && pem_cert_der(in->cert_pem, &id->cert, &id->cert_len) == 0 &&
-	    cert_fields(id) < 0) {
+	memcpy(id->kid, h, P11_ID_LEN);
+	if (in->pkcs11_id_len > 0 && in->pkcs11_id_len <= sizeof(id->id)) {
+		memcpy(id->id, in->pkcs11_id, in->pkcs11_id_len);
+		id->id_len = in->pkcs11_id_len;
+	} else {
+		memcpy(id->id, id->kid, P11_ID_LEN);
+		id->id_len = P11_ID_LEN;
+	}
+	if (in->cert_pem != NULL &&
+	    p11_pem_cert_der(in->cert_pem, &id->cert, &id->cert_len) == 0 &&
+	    p11_cert_fields(id->cert, id->cert_len, &id->cf) < 0) {
 		free(id->cert); /* not parseable here: no certificate object */
 		id->cert = NULL;
 		id->cert_len = 0;
@@ -269,6 +128,7 @@ p11_refresh(void)
 		if (k < p11.n_ids) {
 			/* Its logins stay; the rest is the agent's latest. */
 			tmp.pin_refused = p11.ids[k].pin_refused;
+			tmp.login_refused = p11.ids[k].login_refused;
 			tmp.login = p11.ids[k].login;
 			tmp.logged_in = p11.ids[k].logged_in;
 			p11.ids[k].login = NULL;
@@ -289,6 +149,17 @@ p11_refresh(void)
 	wire_reply_clear(&rep);
 	assign_slots();
 	return CKR_OK;
+}
+
+ssize_t
+p11_id_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p11.n_ids; i++)
+		if (p11.ids[i].present && strcmp(p11.ids[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
 }
 
 int
@@ -398,7 +269,7 @@ attr(const struct p11_id *id, enum p11_kind kind, CK_ATTRIBUTE_TYPE type, const 
 	case CKA_LABEL:
 		BYTES(id->name, strlen(id->name));
 	case CKA_ID:
-		BYTES(id->id, sizeof(id->id));
+		BYTES(id->id, id->id_len);
 	}
 	if (kind == P11_CERT) {
 		switch (type) {
@@ -406,9 +277,9 @@ attr(const struct p11_id *id, enum p11_kind kind, CK_ATTRIBUTE_TYPE type, const 
 		case CKA_CERTIFICATE_CATEGORY: UL(1); /* token user */
 		case CKA_TRUSTED: BOOL(0);
 		case CKA_VALUE: BYTES(id->cert, id->cert_len);
-		case CKA_SUBJECT: BYTES(id->subject, id->subject_len);
-		case CKA_ISSUER: BYTES(id->issuer, id->issuer_len);
-		case CKA_SERIAL_NUMBER: BYTES(id->serial, id->serial_len);
+		case CKA_SUBJECT: BYTES(id->cf.subject, id->cf.subject_len);
+		case CKA_ISSUER: BYTES(id->cf.issuer, id->cf.issuer_len);
+		case CKA_SERIAL_NUMBER: BYTES(id->cf.serial, id->cf.serial_len);
 		}
 		return CKR_ATTRIBUTE_TYPE_INVALID;
 	}
@@ -424,7 +295,7 @@ attr(const struct p11_id *id, enum p11_kind kind, CK_ATTRIBUTE_TYPE type, const 
 	case CKA_ALLOWED_MECHANISMS:
 		BYTES(allowed, sizeof(allowed));
 	case CKA_SUBJECT:
-		BYTES(id->subject, id->subject != NULL ? id->subject_len : 0);
+		BYTES(id->cf.subject, id->cf.subject != NULL ? id->cf.subject_len : 0);
 	}
 	if (kind == P11_PUB) {
 		switch (type) {
@@ -475,7 +346,8 @@ p11_get_attributes(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, 
 			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
 			ret = CKR_BUFFER_TOO_SMALL;
 		} else {
-			memcpy(t[i].pValue, p, len);
+			if (len > 0) /* an empty value may have no pointer */
+				memcpy(t[i].pValue, p, len);
 			t[i].ulValueLen = len;
 		}
 	}

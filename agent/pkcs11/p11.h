@@ -13,19 +13,22 @@
  *    in name order has no slot of its own, only slot 0).
  * Per identity: a private key, a public key and (when the identity has
  * one) a certificate object, sharing CKA_LABEL = the name and CKA_ID = the
- * first 16 bytes of SHA-256 over the public point.
+ * one the client chose at C_GenerateKeyPair, else the first 16 bytes of
+ * SHA-256 over the public point.
  *
  * PINs:
  *  - C_Login keeps the PIN in this process only, in locked memory; it
  *    unlocks nothing in the agent, so another program (or ssh) gains
  *    nothing and C_Logout takes nothing from them.
- *  - On an identity's slot C_Login checks the PIN with the TPM at once (one
- *    signature over a random digest): CKR_PIN_INCORRECT, CKR_PIN_LOCKED.
- *  - On slot 0 the PIN is kept unchecked, and tried only against the key
- *    a C_Sign uses, sent with that one signature: never against a key it
- *    was not used for, so it costs no dictionary-attack try on another. A
- *    key that refused it is not tried again with the same login
- *    (CKR_PIN_INCORRECT at once) until the next C_Login.
+ *  - C_Login checks nothing: the PIN is tried only against the key a
+ *    C_Sign uses, sent with that one signature (CKR_PIN_INCORRECT,
+ *    CKR_PIN_LOCKED there), never against a key it was not used for, so
+ *    it costs no dictionary-attack try on another. Checking at C_Login
+ *    would: ssh-agent's PKCS#11 helper logs in to every token that wants a
+ *    login with the one PIN it was given, and each wrong check is a TPM
+ *    dictionary-attack try on a key nobody chose. A key that refused the
+ *    PIN is not tried again with the same login (CKR_PIN_INCORRECT at
+ *    once) until the next C_Login on that token.
  *  - Keys without a PIN sign with or without a login, and a login on their
  *    slot succeeds with any PIN (none is sent). Their private key objects
  *    are public (CKA_PRIVATE false) and visible before login; those of PIN
@@ -39,8 +42,11 @@
  * CKR_DEVICE_REMOVED, and the next call after it returns reconnects.
  *
  *   state.c   the module's state, the agent connection, error mapping
+ *   der.c     the DER and PEM it reads and writes (no OpenSSL)
  *   object.c  the identity table and slots, attributes, C_FindObjects*
  *   sign.c    C_Sign*, mechanisms, DER <-> raw signatures
+ *   create.c  C_GenerateKeyPair, C_CreateObject (certificates),
+ *             C_GenerateRandom
  *   module.c  the entry points: C_Initialize, info, slot and token,
  *             sessions, login, and the function list */
 #ifndef TPMID_PKCS11_P11_H
@@ -48,6 +54,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -62,14 +69,26 @@
 /* Identities the module has seen this process: object handles index it
  * and stay valid (an identity deleted since is simply gone). */
 #define P11_MAX_IDS 4096
+/* CKA_ID of a key whose creator chose none: the first bytes of SHA-256
+ * over its public point. */
 #define P11_ID_LEN 16
 #define P11_EC_POINT_MAX (2 + 1 + 2 * 48)   /* OCTET STRING { 04 X Y } */
 /* Multi-part CKM_ECDSA (no hash) input is what C_SignFinal signs: it is
  * truncated to the curve's size anyway, so a little is enough. */
 #define P11_RAW_MAX 512
 
+/* A certificate handed to C_CreateObject (the agent takes up to 256 KiB of
+ * PEM in a request). */
+#define P11_CERT_MAX (64 * 1024)
+
 /* Object handle = (index + 1) << 2 | kind. */
 enum p11_kind { P11_PRIV = 1, P11_PUB = 2, P11_CERT = 3 };
+
+/* Fields of a DER certificate, pointing into it. */
+struct p11_cert {
+	const uint8_t *subject, *issuer, *serial, *spki;
+	size_t subject_len, issuer_len, serial_len, spki_len;
+};
 
 struct p11_id {
 	char name[TPMID_NAME_MAX + 1];
@@ -78,16 +97,17 @@ struct p11_id {
 	int present;                   /* in the agent's last list */
 	CK_SLOT_ID slot;               /* its own slot, 0 = none (collision) */
 	int pin_refused;               /* refused slot 0's login PIN */
+	int login_refused;             /* refused its own slot's login PIN */
 	struct secret *login;          /* its own slot's login PIN */
 	int logged_in;                 /* its own slot is logged in */
 	uint8_t point[P11_EC_POINT_MAX]; /* CKA_EC_POINT (DER OCTET STRING) */
 	size_t point_len;
-	uint8_t id[P11_ID_LEN];        /* CKA_ID */
+	uint8_t kid[P11_ID_LEN];       /* SHA-256(point)[0..16]: the token's serial */
+	uint8_t id[TPMID_P11_ID_MAX];  /* CKA_ID: tpmid.pkcs11_id, else kid */
+	size_t id_len;
 	uint8_t *cert;                 /* DER, or NULL */
 	size_t cert_len;
-	/* Within `cert`: */
-	const uint8_t *subject, *issuer, *serial;
-	size_t subject_len, issuer_len, serial_len;
+	struct p11_cert cf;            /* within `cert` */
 };
 
 struct p11_session {
@@ -139,6 +159,22 @@ int p11_call(const struct wire_request *q, struct wire_reply *rep);
 CK_RV p11_rv(int err);
 struct p11_session *p11_session(CK_SESSION_HANDLE h);
 
+/* --- der.c --- */
+/* The next DER TLV of [*p, *p + *n) (definite lengths up to 4 bytes): its
+ * tag and value, and optionally its whole encoding; -1 when malformed. */
+int p11_der_next(const uint8_t **p, size_t *n, uint8_t *tag, const uint8_t **val, size_t *vlen,
+    const uint8_t **whole, size_t *whole_len);
+/* The public point of a SubjectPublicKeyInfo on curve `c`, as CKA_EC_POINT
+ * (DER OCTET STRING, at most P11_EC_POINT_MAX bytes); -1 if it is not. */
+int p11_spki_point(const uint8_t *spki, size_t len, const struct curve_info *c, uint8_t *point,
+    size_t *point_len);
+/* The first CERTIFICATE block of a PEM text, decoded (malloc'ed). */
+int p11_pem_cert_der(const char *pem, uint8_t **ret, size_t *ret_len);
+/* A DER certificate as PEM text (malloc'ed), or NULL. */
+char *p11_der_cert_pem(const uint8_t *der, size_t len);
+/* Subject, issuer, serial and key of a DER certificate; -1 if malformed. */
+int p11_cert_fields(const uint8_t *der, size_t len, struct p11_cert *c);
+
 /* --- object.c --- */
 /* Refresh the identity table from the agent (list@tpmid). */
 CK_RV p11_refresh(void);
@@ -158,10 +194,8 @@ int p11_logged_in(const struct p11_session *s);
 int p11_in_slot(const struct p11_session *s, const struct p11_id *id);
 void p11_ids_free(void);
 void p11_find_clear(struct p11_session *s);
-/* The next DER TLV of [*p, *p + *n) (definite lengths up to 4 bytes): its
- * tag and value, and optionally its whole encoding; -1 when malformed. */
-int p11_der_next(const uint8_t **p, size_t *n, uint8_t *tag, const uint8_t **val, size_t *vlen,
-    const uint8_t **whole, size_t *whole_len);
+/* The table index of the present identity called `name`, or -1. */
+ssize_t p11_id_by_name(const char *name);
 /* What the entry points of the same names do, under the module lock. */
 CK_RV p11_find_init(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG);
 CK_RV p11_find(CK_SESSION_HANDLE, CK_OBJECT_HANDLE_PTR, CK_ULONG, CK_ULONG_PTR);
@@ -176,5 +210,11 @@ CK_RV p11_sign_init(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE);
 CK_RV p11_sign(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR);
 CK_RV p11_sign_update(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
 CK_RV p11_sign_final(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR);
+
+/* --- create.c --- */
+CK_RV p11_generate_key_pair(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG,
+    CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR, CK_OBJECT_HANDLE_PTR);
+CK_RV p11_create_object(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR);
+CK_RV p11_generate_random(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG);
 
 #endif

@@ -10,14 +10,21 @@
 #include "agent/pkcs11/p11.h"
 #include "common/err.h"
 
-/* The mechanisms, in the order C_GetMechanismList gives them. */
+/* The mechanisms, in the order C_GetMechanismList gives them. Key
+ * generation reports 256 bits at most: tlsuv (OpenZiti) takes the largest
+ * curve ulMaxKeySize allows, and P-256 is the curve every TPM has (the TCG
+ * PC Client profile makes P-384 optional); P-384 is made when a template
+ * asks for it. */
 static const struct {
 	CK_MECHANISM_TYPE type;
 	size_t hash_len;               /* 0: the input is the digest */
+	CK_FLAGS flags;
+	CK_ULONG max_bits;
 } mechs[] = {
-	{ CKM_ECDSA, 0 },
-	{ CKM_ECDSA_SHA256, SHA256_DIGEST_LEN },
-	{ CKM_ECDSA_SHA384, SHA384_DIGEST_LEN },
+	{ CKM_ECDSA, 0, CKF_SIGN, 384 },
+	{ CKM_ECDSA_SHA256, SHA256_DIGEST_LEN, CKF_SIGN, 384 },
+	{ CKM_ECDSA_SHA384, SHA384_DIGEST_LEN, CKF_SIGN, 384 },
+	{ CKM_EC_KEY_PAIR_GEN, 0, CKF_GENERATE_KEY_PAIR, 256 },
 };
 #define N_MECHS (sizeof(mechs) / sizeof(mechs[0]))
 
@@ -55,16 +62,18 @@ p11_mechanisms(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR n)
 CK_RV
 p11_mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
+	int k;
+
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
 	if (!p11_slot_valid(slot))
 		return CKR_SLOT_ID_INVALID;
-	if (mech_index(type) < 0)
+	if ((k = mech_index(type)) < 0)
 		return CKR_MECHANISM_INVALID;
 	memset(info, 0, sizeof(*info));
 	info->ulMinKeySize = 256;
-	info->ulMaxKeySize = 384;
-	info->flags = CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+	info->ulMaxKeySize = mechs[k].max_bits;
+	info->flags = CKF_HW | mechs[k].flags | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 	return CKR_OK;
 }
 
@@ -94,7 +103,7 @@ p11_sign_init(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 		return CKR_SESSION_HANDLE_INVALID;
 	if (s->signing)
 		return CKR_OPERATION_ACTIVE;
-	if ((k = mech_index(m->mechanism)) < 0)
+	if ((k = mech_index(m->mechanism)) < 0 || !(mechs[k].flags & CKF_SIGN))
 		return CKR_MECHANISM_INVALID;
 	if (m->pParameter != NULL || m->ulParameterLen != 0)
 		return CKR_MECHANISM_PARAM_INVALID;
@@ -160,7 +169,7 @@ sign_digest(struct p11_session *s, const uint8_t *dg, size_t dg_len)
 	if (id->pin) {
 		if (!p11_logged_in(s))
 			return CKR_USER_NOT_LOGGED_IN;
-		if (slot0 && id->pin_refused)
+		if (slot0 ? id->pin_refused : id->login_refused)
 			return CKR_PIN_INCORRECT; /* never the same wrong PIN twice */
 		/* The login PIN goes only with a key that needs one. */
 		pin = slot0 ? p11.login : id->login;
@@ -178,6 +187,8 @@ sign_digest(struct p11_session *s, const uint8_t *dg, size_t dg_len)
 	explicit_bzero(fitted, sizeof(fitted));
 	if (r == TPMID_E_BADPIN && slot0)
 		id->pin_refused = 1;
+	else if (r == TPMID_E_BADPIN)
+		id->login_refused = 1;
 	if (r == 0) {
 		if ((s->sig = malloc(2 * id->curve->field_len)) == NULL)
 			r = TPMID_E_NOMEM;

@@ -92,6 +92,7 @@ id_info_clear(struct id_info *i)
 	free(i->ca_pem);
 	free(i->ssh_cert);
 	free(i->error);
+	free(i->pkcs11_id);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -354,7 +355,8 @@ wire_put_id_info(struct tbuf *out, const struct id_info *i)
 	    (r = put_opt_cstring(out, i->ca_pem)) < 0 ||
 	    (r = put_opt_cstring(out, i->ssh_cert)) < 0 ||
 	    (r = put_opt_cstring(out, i->error)) < 0 ||
-	    (r = tbuf_put_u8(out, i->ssh_hidden ? 1 : 0)) < 0)
+	    (r = tbuf_put_u8(out, i->ssh_hidden ? 1 : 0)) < 0 ||
+	    (r = tbuf_put_string(out, i->pkcs11_id, i->pkcs11_id_len)) < 0)
 		return r;
 	return 0;
 }
@@ -398,8 +400,21 @@ wire_get_id_info(struct tbuf *in, struct id_info *ret)
 	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.ca_pem)) < 0 ||
 	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.ssh_cert)) < 0 ||
 	    (r = get_text(in, WIRE_REPLY_MAX, 1, &i.error)) < 0 ||
-	    (r = get_flag(in, &i.ssh_hidden)) < 0)
+	    (r = get_flag(in, &i.ssh_hidden)) < 0 ||
+	    (r = tbuf_get_string_direct(in, &p, &len)) < 0)
 		goto out;
+	if (len > TPMID_P11_ID_MAX) {
+		r = TPMID_E_FORMAT;
+		goto out;
+	}
+	if (len > 0) {
+		if ((i.pkcs11_id = malloc(len)) == NULL) {
+			r = TPMID_E_NOMEM;
+			goto out;
+		}
+		memcpy(i.pkcs11_id, p, len);
+		i.pkcs11_id_len = len;
+	}
 	*ret = i;
 	return 0;
 out:

@@ -133,6 +133,8 @@ struct id_info {
 	char *ssh_cert;    /* OpenSSH certificate line or NULL */
 	char *error;       /* set for a malformed identity file: only name valid */
 	int ssh_hidden;    /* not listed to ssh (tpmid.ssh false) */
+	uint8_t *pkcs11_id; /* CKA_ID a PKCS#11 client chose, or NULL */
+	size_t pkcs11_id_len;
 };
 void id_info_clear(struct id_info *i);
 void id_info_free_array(struct id_info *a, size_t n);
@@ -159,7 +161,8 @@ struct status_info {
 struct wire_request {
 	enum wire_req type;
 	char *name;              /* identity; NULL for list/status, lock-all */
-	uint8_t *data;           /* digest, data to sign, or key to import */
+	uint8_t *data;           /* digest, data to sign, key to import, or
+	                            keygen-pkcs11's CKA_ID */
 	size_t data_len;
 	struct secret *pin;      /* NULL when none was sent */
 	struct secret *new_pin;  /* passwd: NULL = no PIN */

@@ -204,6 +204,7 @@ test_req_table(void **state)
 		{ WIRE_REQ_SIGN_DIGEST, WIRE_ACCESS_IDENTITY, WIRE_USES_KEY | WIRE_USES_TPM },
 		{ WIRE_REQ_SIGN, WIRE_ACCESS_IDENTITY, WIRE_USES_KEY | WIRE_USES_TPM },
 		{ WIRE_REQ_KEYGEN, WIRE_ACCESS_OWNER, WIRE_SLOW | WIRE_USES_TPM },
+		{ WIRE_REQ_KEYGEN_PKCS11, WIRE_ACCESS_OWNER, WIRE_SLOW | WIRE_USES_TPM },
 		{ WIRE_REQ_IMPORT, WIRE_ACCESS_OWNER, WIRE_SLOW | WIRE_USES_TPM },
 		{ WIRE_REQ_DELETE, WIRE_ACCESS_OWNER, WIRE_USES_TPM },
 		{ WIRE_REQ_UNLOCK, WIRE_ACCESS_OWNER, WIRE_SLOW | WIRE_USES_KEY | WIRE_USES_TPM },
@@ -491,6 +492,8 @@ fill_info(struct id_info *i, const char *name, int with_certs)
 		i->cert_pem = "CERT";
 		i->ca_pem = "CA";
 		i->ssh_cert = "SSHCERT";
+		i->pkcs11_id = (uint8_t *)"\x01\x02\x00\x03";
+		i->pkcs11_id_len = 4;
 	}
 }
 
@@ -520,6 +523,9 @@ check_info(const struct id_info *a, const struct id_info *b)
 		assert_null(b->error);
 	else
 		assert_string_equal(a->error, b->error);
+	assert_int_equal(a->pkcs11_id_len, b->pkcs11_id_len);
+	if (a->pkcs11_id_len > 0)
+		assert_memory_equal(a->pkcs11_id, b->pkcs11_id, a->pkcs11_id_len);
 }
 
 static void
