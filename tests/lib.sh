@@ -16,7 +16,8 @@
 # start_tabrmd, start_tpmproxy, proxy_ctl,
 # start_agent, stop_agent, agent_status, check_no_transient,
 # transient_handles, transient_count, transient_objects, tpm_object_attrs,
-# tpm_object_pem, same_pubkey, set_da_params, pass, fail, expect_status,
+# tpm_object_pem, same_pubkey, set_da_params, da_counter, asan_preload
+# (sets ASAN_LIB, ASAN_PRELOAD), wait_log, pass, fail, expect_status,
 # run_ok, free_port, PEER_ENV.
 
 set -eu
@@ -350,6 +351,43 @@ set_da_params() {
 	need tpm2_dictionarylockout
 	tpm2_dictionarylockout --setup-parameters --max-tries="${1:-5}" \
 		--recovery-time="${2:-1}" --lockout-recovery-time="${3:-1}" >/dev/null
+}
+
+# da_counter: the TPM's dictionary-attack counter (failed authorizations
+# not yet forgotten), as a number; the test fails if it cannot be read.
+da_counter() {
+	local v
+	v=$(tpm2_getcap properties-variable | sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p')
+	[ -n "$v" ] || fail "no TPM2_PT_LOCKOUT_COUNTER from tpm2_getcap"
+	echo $((v))
+}
+
+# asan_preload MODULE: a sanitizer build of a shared object (the PKCS#11
+# module) needs the ASan runtime loaded first in a program that was not
+# built with it. Sets ASAN_LIB (the runtime's path, or empty) and
+# ASAN_PRELOAD (environment assignments for `env`: empty, or the preload
+# without the leak check, which the host programs' own leaks would fail).
+asan_preload() {
+	ASAN_LIB=
+	ASAN_PRELOAD=()
+	if readelf -d "$1" | grep -q 'NEEDED.*libasan'; then
+		need gcc
+		ASAN_LIB=$(gcc -print-file-name=libasan.so)
+		ASAN_PRELOAD=(LD_PRELOAD="$ASAN_LIB" ASAN_OPTIONS=detect_leaks=0)
+	fi
+}
+
+# wait_log PID FILE PATTERN: wait up to 10 s for a line of FILE matching
+# PATTERN (grep's basic regular expression) while PID runs. 0 when the line
+# is there (also if PID wrote it and exited), 1 when PID exited without it
+# or the time ran out (`kill -0 PID` tells which).
+wait_log() {
+	for _ in $(seq 200); do
+		grep -q -- "$3" "$2" 2>/dev/null && return 0
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	grep -q -- "$3" "$2" 2>/dev/null
 }
 
 # transient_handles: the transient handles loaded in this test's TPM, one a

@@ -42,7 +42,7 @@ struct want {
 	char label[TPMID_NAME_MAX + 1];
 	uint8_t id[TPMID_P11_ID_MAX];
 	size_t id_len;
-	int has_label, has_id;
+	int has_label, has_id, has_class;
 	const uint8_t *value;          /* certificates: CKA_VALUE */
 	size_t value_len;
 	int x509;                      /* CKA_CERTIFICATE_TYPE given: X.509 */
@@ -142,8 +142,12 @@ read_template(const CK_ATTRIBUTE *t, CK_ULONG n, CK_OBJECT_CLASS cls, struct wan
 		switch (a->type) {
 		case CKA_CLASS:
 			rv = get_ulong(a, &v);
+			/* Only certificates are created: another class is not
+			 * inconsistent there, it is refused. */
 			if (rv == CKR_OK && v != cls)
-				rv = CKR_TEMPLATE_INCONSISTENT;
+				rv = cls == CKO_CERTIFICATE ? CKR_ATTRIBUTE_VALUE_INVALID :
+				    CKR_TEMPLATE_INCONSISTENT;
+			w->has_class = 1;
 			break;
 		case CKA_LABEL:
 			rv = take_label(w, a);
@@ -332,10 +336,9 @@ p11_create_object(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT
 	struct p11_id *id;
 	struct want w;
 	char name[TPMID_NAME_MAX + 1];
-	CK_ULONG i, cls;
 	ssize_t k;
 	CK_RV rv;
-	int r, has_class = 0;
+	int r;
 
 	if ((t == NULL && n > 0) || ret == NULL)
 		return CKR_ARGUMENTS_BAD;
@@ -343,20 +346,10 @@ p11_create_object(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT
 		return rv;
 	/* Certificates only: keys are made in the TPM, never brought in
 	 * through here (tpmid import does that, for the owner). */
-	for (i = 0; i < n; i++)
-		if (t[i].type == CKA_CLASS) {
-			if (t[i].pValue == NULL || get_ulong(&t[i], &cls) != CKR_OK)
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			if (cls != CKO_CERTIFICATE)
-				return CKR_ATTRIBUTE_VALUE_INVALID;
-			has_class = 1;
-		}
-	if (!has_class)
-		return CKR_TEMPLATE_INCOMPLETE;
 	memset(&w, 0, sizeof(w));
 	if ((rv = read_template(t, n, CKO_CERTIFICATE, &w)) != CKR_OK)
 		return rv;
-	if (w.value == NULL || !w.x509)
+	if (!w.has_class || w.value == NULL || !w.x509)
 		return CKR_TEMPLATE_INCOMPLETE;
 	if (p11_cert_fields(w.value, w.value_len, &c) < 0)
 		return CKR_ATTRIBUTE_VALUE_INVALID;

@@ -14,11 +14,6 @@ command -v setpriv >/dev/null 2>&1 || { echo "SKIP: $TEST_NAME: needs setpriv" >
 start_swtpm
 # 6 tries; a failure is forgotten after 1000 s (not during this test).
 set_da_params 6 1000 1
-da_counter() {
-	local v
-	v=$(tpm2_getcap properties-variable | sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p')
-	echo $((v))
-}
 printf '1111\n' >"$T/own.pin"
 printf '2222\n' >"$T/shared.pin"
 printf '9999\n' >"$T/wrong.pin"

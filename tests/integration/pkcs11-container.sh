@@ -34,22 +34,12 @@ fi
 AGENT_UID=64100 TPMID_GID=64000 IN=64001 OUT=64002 NOGRP=64003 USERNS=70000
 
 # The ASan module needs its runtime preloaded in pkcs11-tool.
-asan_env=()
-if readelf -d "$M" | grep -q 'NEEDED.*libasan'; then
-	need gcc
-	asan_env=(LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0)
-fi
+asan_preload "$M"
 
 start_swtpm
 # Wrong PINs stay counted (1000 s): the TPM's counter is exact, and a
 # uid that gave a wrong one is held back for the rest of the test.
 set_da_params 32 1000 1
-da_counter() {
-	local v
-	v=$(tpm2_getcap properties-variable | sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p')
-	[ -n "$v" ] || fail "no TPM2_PT_LOCKOUT_COUNTER from tpm2_getcap"
-	echo $((v))
-}
 printf '1234\n' >"$T/pin"
 run_ok "$TPMID" --direct keygen shared --no-pin
 run_ok "$TPMID" --direct keygen spin --pin-file "$T/pin"
@@ -92,12 +82,8 @@ start_sys_agent() {
 		--tcti "$TPMID_TCTI" --log-level debug >>"$T/agent.log" 2>&1 &
 	AGENT_PID=$!
 	_track "$AGENT_PID"
-	for _ in $(seq 200); do
-		grep -q "ready: serving $SOCK (pid $AGENT_PID," "$T/agent.log" 2>/dev/null && break
-		kill -0 "$AGENT_PID" 2>/dev/null || fail "the agent exited at start: $(tail -n 5 "$T/agent.log")"
-		sleep 0.05
-	done
-	grep -q "ready: serving $SOCK (pid $AGENT_PID," "$T/agent.log" || fail "the agent did not become ready"
+	wait_log "$AGENT_PID" "$T/agent.log" "ready: serving $SOCK (pid $AGENT_PID," ||
+		fail "the agent did not become ready: $(tail -n 5 "$T/agent.log")"
 	[ "$(stat -c '%a %u %g' "$SOCK")" = "660 $AGENT_UID $TPMID_GID" ] ||
 		fail "socket: $(stat -c '%a %u %g' "$SOCK"), want 660 $AGENT_UID $TPMID_GID"
 }
@@ -163,7 +149,7 @@ container_cmd() { # sets C: the command line (an array: "${C[@]}" & gives its pi
 	shift 2
 	C=(unshare -m --propagation private "$T/enter" "$T/sys/tpmid" "$T/work" "$M"
 		"${as[@]}" env -i PATH=/usr/bin:/bin HOME=/run/work TPMID_SOCKET=/run/tpmid/agent.sock
-		"${asan_env[@]}" "$@")
+		"${ASAN_PRELOAD[@]}" "$@")
 }
 container() { container_cmd "$@"; "${C[@]}"; }
 # p11 [--userns] UID GID ARGS...: pkcs11-tool with the module, in the

@@ -9,14 +9,12 @@
 # behind; the new key's PIN is the session's login PIN; only the agent's
 # owner may make keys.
 . "$top_srcdir/tests/lib.sh"
-need pkcs11-tool openssl setpriv
+need pkcs11-tool openssl setpriv readelf
 M=${TPMID_PKCS11:?run through make check}
 C=${P11CLIENTS:?run through make check}
 
-P11_ENV=(env)
-if readelf -d "$M" | grep -q 'NEEDED.*libasan'; then
-	P11_ENV=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0)
-fi
+asan_preload "$M"
+P11_ENV=(env "${ASAN_PRELOAD[@]}")
 p11() { "${P11_ENV[@]}" pkcs11-tool --module "$M" "$@"; }
 
 start_swtpm

@@ -18,10 +18,8 @@ M=${TPMID_PKCS11:?run through make check}
 # A sanitizer build of the module needs its runtime first in a program
 # that was not built with it. libp11's engine takes the module from
 # PKCS11_MODULE_PATH when nothing sets its MODULE_PATH.
-P11_ENV=(env PKCS11_MODULE_PATH="$M")
-if readelf -d "$M" | grep -q 'NEEDED.*libasan'; then
-	P11_ENV+=(LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0)
-fi
+asan_preload "$M"
+P11_ENV=(env PKCS11_MODULE_PATH="$M" "${ASAN_PRELOAD[@]}")
 "${P11_ENV[@]}" openssl engine -t pkcs11 >"$T/engine" 2>&1 ||
 	fail "libp11's engine does not load (package libengine-pkcs11-openssl): $(cat "$T/engine")"
 
@@ -144,12 +142,7 @@ tls() {
 			<&7 >"$T/srv.out" 2>&1 &
 		sp=$!
 		_track "$sp"
-		for _ in $(seq 200); do
-			grep -q '^ACCEPT' "$T/srv.out" && break
-			kill -0 "$sp" 2>/dev/null || break
-			sleep 0.05
-		done
-		grep -q '^ACCEPT' "$T/srv.out" && break
+		wait_log "$sp" "$T/srv.out" '^ACCEPT' && break
 		kill -0 "$sp" 2>/dev/null && fail "s_server does not accept: $(cat "$T/srv.out")"
 		_untrack "$sp"
 	done
@@ -233,12 +226,7 @@ EOF
 	mosquitto -c "$T/mosquitto.conf" >"$T/mosquitto.log" 2>&1 &
 	mp=$!
 	_track "$mp"
-	for _ in $(seq 200); do
-		grep -q 'mosquitto version .* running' "$T/mosquitto.log" && break
-		kill -0 "$mp" 2>/dev/null || break
-		sleep 0.05
-	done
-	grep -q 'mosquitto version .* running' "$T/mosquitto.log" && break
+	wait_log "$mp" "$T/mosquitto.log" 'mosquitto version .* running' && break
 	kill -0 "$mp" 2>/dev/null && fail "mosquitto did not start: $(cat "$T/mosquitto.log")"
 	_untrack "$mp"
 done

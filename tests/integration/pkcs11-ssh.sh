@@ -14,27 +14,17 @@ M=${TPMID_PKCS11:?run through make check}
 # A sanitizer build of the module needs its runtime first in a program
 # that was not built with it (as in pkcs11-tool.sh). ssh, ssh-agent and
 # ssh-pkcs11-helper have leaks of their own at exit: no leak check there.
-P11_ENV=(env)
+asan_preload "$M"
+P11_ENV=(env "${ASAN_PRELOAD[@]}")
 LEAK_ENV=(env)
-if readelf -d "$M" | grep -q 'NEEDED.*libasan'; then
-	need gcc
-	asan=$(gcc -print-file-name=libasan.so)
-	P11_ENV=(env LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0)
-	# ssh-keygen -D frees what it loads (C_Finalize): the module's
-	# leaks are checked there.
-	LEAK_ENV=(env LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=1)
-fi
+# ssh-keygen -D frees what it loads (C_Finalize): the module's leaks are
+# checked there.
+[ -z "$ASAN_LIB" ] || LEAK_ENV=(env LD_PRELOAD="$ASAN_LIB" ASAN_OPTIONS=detect_leaks=1)
 
 start_swtpm
 # A wrong PIN stays on the TPM's counter for the whole test (1000 s), so
 # the counter says exactly how many were tried.
 set_da_params 32 1000 1
-da_counter() {
-	local v
-	v=$(tpm2_getcap properties-variable | sed -n 's/^TPM2_PT_LOCKOUT_COUNTER: *//p')
-	[ -n "$v" ] || fail "no TPM2_PT_LOCKOUT_COUNTER from tpm2_getcap"
-	echo $((v))
-}
 wrong_tries() { grep -c "'pk' .*wrong PIN" "$T/agent.log" || true; }
 printf '1234\n' >"$T/pin"
 run_ok "$TPMID" keygen k --no-pin
@@ -156,14 +146,14 @@ pass "ssh -I with a wrong PIN: refused (CKR_PIN_INCORRECT), one dictionary-attac
 # its children: an ASan module gets its runtime from a wrapper named by
 # SSH_PKCS11_HELPER.
 helper=""
-if [ "${#P11_ENV[@]}" -gt 1 ]; then
+if [ -n "$ASAN_LIB" ]; then
 	for h in /usr/lib/openssh/ssh-pkcs11-helper /usr/libexec/openssh/ssh-pkcs11-helper \
 		/usr/libexec/ssh-pkcs11-helper; do
 		[ -x "$h" ] && helper=$h && break
 	done
 	[ -n "$helper" ] || fail "ssh-pkcs11-helper not found"
 	printf '#!/bin/sh\nexec env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 %s "$@"\n' \
-		"$asan" "$helper" >"$T/p11-helper"
+		"$ASAN_LIB" "$helper" >"$T/p11-helper"
 	chmod 700 "$T/p11-helper"
 	helper="$T/p11-helper"
 fi

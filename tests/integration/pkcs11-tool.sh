@@ -13,12 +13,8 @@ need pkcs11-tool p11tool setpriv openssl nm readelf
 M=${TPMID_PKCS11:?run through make check}
 [ -f "$M" ] || fail "$M not built"
 
-# A sanitizer build of the module needs its runtime first in a program
-# that was not built with it.
-P11_ENV=(env)
-if readelf -d "$M" | grep -q 'NEEDED.*libasan'; then
-	P11_ENV=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0)
-fi
+asan_preload "$M"
+P11_ENV=(env "${ASAN_PRELOAD[@]}")
 p11() { "${P11_ENV[@]}" pkcs11-tool --module "$M" "$@"; }
 
 # --- the shared object ----------------------------------------------------
